@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class CrmAppConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "crmApp"
+    verbose_name = "CRM"

@@ -1,0 +1,111 @@
+"""Strict list filtering: unknown parameters, bad values and unknown ordering terms are a 400.
+
+Set once in `REST_FRAMEWORK["DEFAULT_FILTER_BACKENDS"]`; each resource declares one FilterSet,
+`search_fields`, `ordering_fields` and optional `ordering_aliases` (public name -> model path).
+"""
+
+import django_filters
+from django import forms
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter, SearchFilter
+
+#: Query parameters every list understands besides its FilterSet's own.
+COMMON_PARAMS = frozenset({"page", "page_size", "search", "ordering", "format", "organization"})
+MAX_SEARCH_LENGTH = 200
+
+
+class StrictBooleanField(forms.Field):
+    TRUE = {"true", "1"}
+    FALSE = {"false", "0"}
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        text = str(value).strip().lower()
+        if text in self.TRUE:
+            return True
+        if text in self.FALSE:
+            return False
+        raise forms.ValidationError("Must be one of true, false, 1, 0.", code="invalid")
+
+
+class StrictBooleanFilter(django_filters.Filter):
+    """`true/false/1/0` (any case); anything else is a 400; empty means no filter."""
+
+    field_class = StrictBooleanField
+
+
+class IdFilter(django_filters.NumberFilter):
+    """An exact integer id; junk and out-of-range values are a 400, not a 500."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
+
+
+class StrictFilterBackend(DjangoFilterBackend):
+    def filter_queryset(self, request, queryset, view):
+        if getattr(view, "action", None) not in {"list", *getattr(view, "filter_actions", ())}:
+            return queryset
+        filterset_class = self.get_filterset_class(view, queryset)
+        known = set(COMMON_PARAMS)
+        if filterset_class is not None:
+            known |= set(filterset_class.base_filters)
+        unknown = sorted(set(request.query_params) - known)
+        if unknown:
+            raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+        return super().filter_queryset(request, queryset, view)
+
+
+class WholeTextSearchFilter(SearchFilter):
+    """Case-insensitive substring match of the whole search text over any search field."""
+
+    def get_search_terms(self, request):
+        value = request.query_params.get(self.search_param, "")
+        value = value.replace("\x00", "").strip()
+        if len(value) > MAX_SEARCH_LENGTH:
+            raise ValidationError({"search": [f"At most {MAX_SEARCH_LENGTH} characters."]})
+        return [value] if value else []
+
+    def filter_queryset(self, request, queryset, view):
+        if getattr(view, "action", None) not in {"list", *getattr(view, "filter_actions", ())}:
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """Public field names (plus `ordering_aliases`); an unknown term is a 400; `id` breaks ties."""
+
+    def get_ordering(self, request, queryset, view):
+        raw = request.query_params.get(self.ordering_param)
+        if not raw:
+            return self.get_default_ordering(view)
+        allowed = set(getattr(view, "ordering_fields", None) or ())
+        aliases = getattr(view, "ordering_aliases", {})
+        ordering, unknown = [], []
+        for term in (part.strip() for part in raw.split(",")):
+            if not term:
+                continue
+            descending = term.startswith("-")
+            name = term.lstrip("-")
+            name = aliases.get(name, name)
+            if name not in allowed:
+                unknown.append(term)
+                continue
+            ordering.append(f"-{name}" if descending else name)
+        if unknown:
+            raise ValidationError(
+                {"ordering": [f"Unknown ordering field: {term}." for term in unknown]}
+            )
+        if not any(term.lstrip("-") in ("id", "pk") for term in ordering):
+            ordering.append("id")
+        return ordering
+
+    def filter_queryset(self, request, queryset, view):
+        if getattr(view, "action", None) not in {"list", *getattr(view, "filter_actions", ())}:
+            return queryset
+        return super().filter_queryset(request, queryset, view)

@@ -1,0 +1,32 @@
+from crmApp.models.base import CodeSequence, next_codes
+from crmApp.models.customers import Customer
+from crmApp.models.deals import Deal
+from crmApp.models.employees import Employee
+from crmApp.models.leads import Lead
+from crmApp.models.organizations import Organization, UserOrganization
+from crmApp.models.pipelines import Pipeline, PipelineStage
+from crmApp.models.rbac import Permission, Role, RolePermission, UserRole
+from crmApp.models.users import EmailVerificationToken, PasswordResetToken, User, UserSession
+from crmApp.models.vendors import Vendor
+
+__all__ = [
+    "CodeSequence",
+    "Customer",
+    "Deal",
+    "EmailVerificationToken",
+    "Employee",
+    "Lead",
+    "Organization",
+    "PasswordResetToken",
+    "Permission",
+    "Pipeline",
+    "PipelineStage",
+    "Role",
+    "RolePermission",
+    "User",
+    "UserOrganization",
+    "UserRole",
+    "UserSession",
+    "Vendor",
+    "next_codes",
+]

@@ -1,0 +1,88 @@
+"""Shared model building blocks: timestamps, the organization-owned base and code sequences."""
+
+from django.db import models, transaction
+from django.db.models import F
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class AddressFields(models.Model):
+    """The contract's address group; `postal_code` is exposed as `zip_code` on the wire."""
+
+    address = models.TextField(null=True, blank=True)
+    city = models.CharField(max_length=100, null=True, blank=True)
+    state = models.CharField(max_length=100, null=True, blank=True)
+    country = models.CharField(max_length=100, null=True, blank=True)
+    postal_code = models.CharField(max_length=20, null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class ActiveStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    INACTIVE = "inactive", "Inactive"
+
+
+class OrganizationScopedModel(TimeStampedModel):
+    """A row owned by one organization (the tenant).
+
+    Every tenant query filters on `organization_id`; the viewset base does it, so subclasses only
+    declare their fields. `CODE_PREFIX` names the per-organization readable code (`CUS-000001`),
+    generated on first save from a counter row so that concurrent inserts never collide.
+    """
+
+    CODE_PREFIX: str = ""
+
+    organization = models.ForeignKey(
+        "crmApp.Organization", on_delete=models.CASCADE, related_name="%(class)ss"
+    )
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.CODE_PREFIX and hasattr(self, "code") and not self.code:
+            self.code = next_codes(organization_id=self.organization_id, prefix=self.CODE_PREFIX)[0]
+        super().save(*args, **kwargs)
+
+
+class CodeSequence(models.Model):
+    """Last code number handed out per organization and prefix (a counter row, locked on use)."""
+
+    organization = models.ForeignKey(
+        "crmApp.Organization", on_delete=models.CASCADE, related_name="code_sequences"
+    )
+    prefix = models.CharField(max_length=10)
+    last_value = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        db_table = "code_sequences"
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "prefix"], name="uniq_code_sequence")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix} #{self.last_value}"
+
+
+def next_codes(*, organization_id: int, prefix: str, count: int = 1) -> list[str]:
+    """Reserve `count` consecutive codes for an organization; safe under concurrent inserts.
+
+    The counter row is created on first use and then incremented with a conditional UPDATE inside
+    the caller's transaction, so two writers serialize on the row instead of reading the same
+    maximum.
+    """
+    with transaction.atomic():
+        CodeSequence.objects.get_or_create(organization_id=organization_id, prefix=prefix)
+        CodeSequence.objects.filter(organization_id=organization_id, prefix=prefix).update(
+            last_value=F("last_value") + count
+        )
+        last = CodeSequence.objects.get(organization_id=organization_id, prefix=prefix).last_value
+    return [f"{prefix}-{number:06d}" for number in range(last - count + 1, last + 1)]

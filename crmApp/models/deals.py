@@ -1,0 +1,92 @@
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import models
+
+from crmApp.models.base import OrganizationScopedModel
+
+
+class Deal(OrganizationScopedModel):
+    CODE_PREFIX = "DEAL"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        INACTIVE = "inactive", "Inactive"
+        CLOSED = "closed", "Closed"
+
+    class Priority(models.TextChoices):
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
+        URGENT = "urgent", "Urgent"
+
+    code = models.CharField(max_length=50, null=True, blank=True)
+    title = models.CharField(max_length=255)
+    description = models.TextField(null=True, blank=True)
+    customer = models.ForeignKey(
+        "crmApp.Customer", on_delete=models.SET_NULL, null=True, blank=True, related_name="deals"
+    )
+    lead = models.ForeignKey(
+        "crmApp.Lead", on_delete=models.SET_NULL, null=True, blank=True, related_name="deals"
+    )
+    pipeline = models.ForeignKey(
+        "crmApp.Pipeline", on_delete=models.SET_NULL, null=True, blank=True, related_name="deals"
+    )
+    stage = models.ForeignKey(
+        "crmApp.PipelineStage",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deals",
+    )
+    assigned_to = models.ForeignKey(
+        "crmApp.Employee", on_delete=models.SET_NULL, null=True, blank=True, related_name="deals"
+    )
+    value = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, default="USD")
+    probability = models.DecimalField(max_digits=5, decimal_places=2, default=0)
+    expected_revenue = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    expected_close_date = models.DateField(null=True, blank=True)
+    actual_close_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    priority = models.CharField(max_length=20, choices=Priority.choices, default=Priority.MEDIUM)
+    is_won = models.BooleanField(default=False)
+    is_lost = models.BooleanField(default=False)
+    lost_reason = models.TextField(null=True, blank=True)
+    source = models.CharField(max_length=100, null=True, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    notes = models.TextField(null=True, blank=True)
+
+    class Meta:
+        db_table = "deals"
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "code"], name="uniq_deal_code")
+        ]
+        indexes = [
+            models.Index(fields=["organization", "id"]),
+            models.Index(fields=["organization", "status"]),
+            models.Index(fields=["organization", "stage"]),
+            models.Index(fields=["assigned_to"]),
+            models.Index(fields=["expected_close_date"]),
+            models.Index(fields=["is_won"]),
+            models.Index(fields=["is_lost"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args, **kwargs):
+        self.expected_revenue = compute_expected_revenue(self.value, self.probability)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "expected_revenue", "updated_at"}
+        super().save(*args, **kwargs)
+
+
+def compute_expected_revenue(value, probability) -> Decimal | None:
+    """value × probability / 100, to the cent; null when there is no value."""
+    if value is None:
+        return None
+    probability = Decimal(probability or 0)
+    return (Decimal(value) * probability / Decimal(100)).quantize(
+        Decimal("0.01"), rounding=ROUND_HALF_UP
+    )

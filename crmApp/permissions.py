@@ -1,0 +1,238 @@
+"""Role-based access control: the one table of what each viewset action needs.
+
+A permission is a `(resource, action)` pair in the contract's vocabulary. A member holds the
+permissions granted to their active roles in that organization; holding `<resource>:manage`
+implies every action on that resource; the organization owner holds everything. An action missing
+from `PERMISSION_TABLE` is denied (deny by default).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from rest_framework import permissions
+
+RESOURCES = (
+    "users",
+    "organizations",
+    "roles",
+    "permissions",
+    "employees",
+    "vendors",
+    "customers",
+    "leads",
+    "deals",
+    "pipelines",
+    "reports",
+    "settings",
+)
+ACTIONS = ("view", "create", "update", "delete", "manage")
+
+Perm = tuple[str, str]
+#: Only the organization owner satisfies this (no role can be granted the "owner" action).
+OWNER_ONLY: Perm = ("organizations", "owner")
+#: Marker for actions any authenticated user may call; they act on the caller's own data only.
+SELF_SERVICE: tuple[Perm, ...] = ()
+
+
+def _crud(resource: str, **extra: tuple[Perm, ...]) -> dict[str, tuple[Perm, ...]]:
+    table = {
+        "list": ((resource, "view"),),
+        "retrieve": ((resource, "view"),),
+        "create": ((resource, "create"),),
+        "update": ((resource, "update"),),
+        "partial_update": ((resource, "update"),),
+        "destroy": ((resource, "delete"),),
+    }
+    table.update(extra)
+    return table
+
+
+def _bulk(resource: str) -> dict[str, tuple[Perm, ...]]:
+    return {
+        "stats": ((resource, "view"),),
+        "export_csv": ((resource, "view"),),
+        "bulk_update": ((resource, "update"),),
+        "bulk_delete": ((resource, "delete"),),
+    }
+
+
+#: viewset basename -> viewset action -> permissions required (all of them).
+PERMISSION_TABLE: dict[str, dict[str, tuple[Perm, ...]]] = {
+    "organization": _crud(
+        "organizations",
+        create=SELF_SERVICE,
+        destroy=(OWNER_ONLY,),
+        my_organizations=SELF_SERVICE,
+        members=(("organizations", "view"),),
+        add_member=(("organizations", "manage"),),
+        remove_member=(("organizations", "manage"),),
+        leave=SELF_SERVICE,
+    ),
+    "user-organization": _crud(
+        "organizations",
+        create=(("organizations", "manage"),),
+        update=(("organizations", "manage"),),
+        partial_update=(("organizations", "manage"),),
+        destroy=(("organizations", "manage"),),
+        deactivate=(("organizations", "manage"),),
+    ),
+    "permission": _crud("permissions", by_resource=(("permissions", "view"),)),
+    "role": _crud(
+        "roles",
+        assign_permission=(("roles", "manage"),),
+        remove_permission=(("roles", "manage"),),
+    ),
+    "user-role": _crud(
+        "roles",
+        create=(("roles", "manage"),),
+        update=(("roles", "manage"),),
+        partial_update=(("roles", "manage"),),
+        destroy=(("roles", "manage"),),
+        my_roles=SELF_SERVICE,
+    ),
+    "employee": _crud(
+        "employees",
+        departments=(("employees", "view"),),
+        terminate=(("employees", "update"),),
+    ),
+    "vendor": _crud("vendors", types=(("vendors", "view"),)),
+    "customer": _crud(
+        "customers",
+        activate=(("customers", "update"),),
+        deactivate=(("customers", "update"),),
+        **_bulk("customers"),
+    ),
+    "lead": _crud(
+        "leads",
+        qualify=(("leads", "update"),),
+        disqualify=(("leads", "update"),),
+        convert=(("leads", "update"), ("customers", "create")),
+        **_bulk("leads"),
+    ),
+    "pipeline": _crud("pipelines", set_default=(("pipelines", "update"),)),
+    "pipeline-stage": _crud(
+        "pipelines",
+        create=(("pipelines", "update"),),
+        destroy=(("pipelines", "update"),),
+        reorder=(("pipelines", "update"),),
+    ),
+    "deal": _crud(
+        "deals",
+        move_stage=(("deals", "update"),),
+        mark_won=(("deals", "update"),),
+        mark_lost=(("deals", "update"),),
+        reopen=(("deals", "update"),),
+        **_bulk("deals"),
+    ),
+}
+
+_CRM = ("employees", "vendors", "customers", "leads", "deals", "pipelines")
+
+#: System roles created for every organization: slug -> (name, description, grants).
+SYSTEM_ROLES: dict[str, tuple[str, str, tuple[Perm, ...]]] = {
+    "admin": (
+        "Administrator",
+        "Everything, including members, roles and permissions.",
+        tuple((resource, "manage") for resource in RESOURCES),
+    ),
+    "manager": (
+        "Manager",
+        "Full control of CRM records; reads organization settings.",
+        tuple((r, a) for r in (*_CRM, "reports") for a in ("view", "create", "update", "delete"))
+        + tuple((r, "view") for r in ("organizations", "users", "roles", "permissions")),
+    ),
+    "sales": (
+        "Sales",
+        "Works customers, leads and deals; reads the rest of the CRM.",
+        tuple((r, a) for r in ("customers", "leads", "deals") for a in ("view", "create", "update"))
+        + tuple((r, "view") for r in ("employees", "vendors", "pipelines", "organizations", "users")),
+    ),
+    "viewer": (
+        "Viewer",
+        "Reads CRM records.",
+        tuple((r, "view") for r in (*_CRM, "reports", "organizations", "users")),
+    ),
+}
+
+
+@dataclass
+class Access:
+    """What one user may do, per organization; resolved once per request (two queries)."""
+
+    user_id: int | None
+    member_org_ids: frozenset[int] = frozenset()
+    owner_org_ids: frozenset[int] = frozenset()
+    active_org_ids: frozenset[int] = frozenset()
+    grants: dict[int, frozenset[Perm]] = field(default_factory=dict)
+
+    def has(self, organization_id: int, required: tuple[Perm, ...]) -> bool:
+        if organization_id not in self.member_org_ids:
+            return False
+        if organization_id in self.owner_org_ids:
+            return True
+        held = self.grants.get(organization_id, frozenset())
+        return all(perm in held or (perm[0], "manage") in held for perm in required)
+
+    def orgs_with(self, required: tuple[Perm, ...]) -> frozenset[int]:
+        return frozenset(org for org in self.member_org_ids if self.has(org, required))
+
+
+def resolve_access(user) -> Access:
+    from crmApp.models import RolePermission, UserOrganization
+
+    if user is None or not user.is_authenticated:
+        return Access(user_id=None)
+    memberships = list(
+        UserOrganization.objects.filter(user=user, is_active=True).values_list(
+            "organization_id", "is_owner", "organization__is_active"
+        )
+    )
+    member_ids = frozenset(org for org, _, _ in memberships)
+    grants: dict[int, set[Perm]] = defaultdict(set)
+    rows = RolePermission.objects.filter(
+        role__user_roles__user=user,
+        role__user_roles__is_active=True,
+        role__is_active=True,
+        role__organization_id__in=member_ids,
+        role__user_roles__organization_id__in=member_ids,
+    ).values_list("role__organization_id", "permission__resource", "permission__action")
+    for org_id, resource, action in rows:
+        grants[org_id].add((resource, action))
+    return Access(
+        user_id=user.pk,
+        member_org_ids=member_ids,
+        owner_org_ids=frozenset(org for org, owner, _ in memberships if owner),
+        active_org_ids=frozenset(org for org, _, active in memberships if active),
+        grants={org: frozenset(perms) for org, perms in grants.items()},
+    )
+
+
+def get_access(request) -> Access:
+    """The caller's access, cached on the request object."""
+    access = getattr(request, "_crm_access", None)
+    if access is None:
+        access = resolve_access(getattr(request, "user", None))
+        request._crm_access = access
+    return access
+
+
+def required_permissions(basename: str, action: str | None) -> tuple[Perm, ...] | None:
+    """What the table says an action needs; None when the action is not in the table (denied)."""
+    return PERMISSION_TABLE.get(basename, {}).get(action or "")
+
+
+class TablePermission(permissions.IsAuthenticated):
+    """Authenticated, and the action is in the table.
+
+    Object- and organization-level checks live in the scoped viewset base, which knows which
+    organization a request acts on.
+    """
+
+    message = "You do not have permission to perform this action."
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        return required_permissions(view.basename, view.action) is not None

@@ -1,0 +1,41 @@
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from crmApp.viewsets import (
+    auth,
+    customers,
+    deals,
+    employees,
+    leads,
+    organizations,
+    pipelines,
+    rbac,
+    vendors,
+)
+
+router = DefaultRouter()
+router.register("users", auth.UserViewSet, basename="user")
+router.register("auth/refresh-tokens", auth.SessionViewSet, basename="refresh-token")
+router.register("organizations", organizations.OrganizationViewSet, basename="organization")
+router.register(
+    "user-organizations", organizations.MembershipViewSet, basename="user-organization"
+)
+router.register("permissions", rbac.PermissionViewSet, basename="permission")
+router.register("roles", rbac.RoleViewSet, basename="role")
+router.register("user-roles", rbac.UserRoleViewSet, basename="user-role")
+router.register("employees", employees.EmployeeViewSet, basename="employee")
+router.register("vendors", vendors.VendorViewSet, basename="vendor")
+router.register("customers", customers.CustomerViewSet, basename="customer")
+router.register("leads", leads.LeadViewSet, basename="lead")
+router.register("pipelines", pipelines.PipelineViewSet, basename="pipeline")
+router.register("pipeline-stages", pipelines.PipelineStageViewSet, basename="pipeline-stage")
+router.register("deals", deals.DealViewSet, basename="deal")
+
+urlpatterns = [
+    path("auth/login/", auth.LoginView.as_view(), name="login"),
+    path("auth/logout/", auth.LogoutView.as_view(), name="logout"),
+    path("auth/refresh/", auth.RefreshView.as_view(), name="token-refresh"),
+    path("auth/token/refresh/", auth.RefreshView.as_view(), name="token-refresh-alias"),
+    path("auth/change-password/", auth.ChangePasswordView.as_view(), name="change-password"),
+    *router.urls,
+]

@@ -1,0 +1,216 @@
+"""Registration, login, refresh, logout, password change, the caller's profile and sessions."""
+
+from django.contrib.auth import authenticate, logout
+from django.db.models import Q
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, Throttled, ValidationError
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+from rest_framework.views import APIView
+
+from crmApp.models import User, UserOrganization, UserSession
+from crmApp.permissions import get_access
+from crmApp.serializers.users import (
+    ChangePasswordSerializer,
+    LoginSerializer,
+    LogoutSerializer,
+    RefreshSerializer,
+    RegistrationSerializer,
+    SessionSerializer,
+    UserSerializer,
+)
+from crmApp.services import auth as auth_service
+from crmApp.throttling import AuthRateThrottle
+from crmApp.viewsets.base import AtomicWritesMixin
+
+INVALID_CREDENTIALS = "Unable to log in with provided credentials."
+
+
+def client_address(request) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+def client_device(request) -> str | None:
+    return request.META.get("HTTP_USER_AGENT")
+
+
+class LoginView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [AuthRateThrottle]
+    throttle_scope = "auth"
+    serializer_class = LoginSerializer
+
+    def post(self, request):
+        serializer = LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        email = serializer.validated_data["email"]
+        address = client_address(request)
+        wait = auth_service.login_blocked_for(email=email, address=address)
+        if wait is not None:
+            raise Throttled(wait=wait)
+        user = authenticate(
+            request, email=email, password=serializer.validated_data["password"]
+        )
+        if user is None:
+            auth_service.login_failed(email=email, address=address)
+            raise ValidationError({"non_field_errors": [INVALID_CREDENTIALS]})
+        auth_service.login_succeeded(email=email)
+        tokens = auth_service.session_start(
+            user=user, ip_address=address, device_info=client_device(request)
+        )
+        user.refresh_from_db()
+        return Response({"user": UserSerializer(user).data, "tokens": tokens.as_dict()})
+
+
+class RefreshView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [AuthRateThrottle]
+    throttle_scope = "auth"
+    serializer_class = RefreshSerializer
+
+    def post(self, request):
+        serializer = RefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        tokens = auth_service.session_refresh(raw_refresh=serializer.validated_data["refresh"])
+        return Response(tokens.as_dict())
+
+
+class LogoutView(APIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = LogoutSerializer
+
+    def post(self, request):
+        serializer = LogoutSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        access_session = request.auth.get("sid") if request.auth is not None else None
+        auth_service.user_logout(
+            user=request.user,
+            access_session_id=access_session,
+            raw_refresh=serializer.validated_data.get("refresh_token"),
+        )
+        logout(request)
+        return Response({"message": "Successfully logged out."})
+
+
+class ChangePasswordView(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [AuthRateThrottle, UserRateThrottle]
+    throttle_scope = "auth"
+    serializer_class = ChangePasswordSerializer
+
+    def post(self, request):
+        serializer = ChangePasswordSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        tokens = auth_service.user_change_password(
+            user=request.user,
+            new_password=serializer.validated_data["new_password"],
+            ip_address=client_address(request),
+            device_info=client_device(request),
+        )
+        return Response({"message": "Password changed successfully.", "tokens": tokens.as_dict()})
+
+
+class UserViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
+    """Users visible to the caller: themselves and members of organizations they can read.
+
+    Nobody edits or deletes another user here; registration is anonymous.
+    """
+
+    serializer_class = UserSerializer
+    queryset = User.objects.all()
+    ordering = ("id",)
+    ordering_fields = (
+        "id",
+        "email",
+        "username",
+        "phone",
+        "is_active",
+        "is_verified",
+        "is_staff",
+        "two_factor_enabled",
+        "last_login_at",
+        "email_verified_at",
+        "created_at",
+        "updated_at",
+    )
+    search_fields = ("email", "username", "first_name", "last_name")
+
+    def get_permissions(self):
+        if self.action == "create":
+            return [AllowAny()]
+        return [IsAuthenticated()]
+
+    def get_throttles(self):
+        if self.action == "create":
+            self.throttle_scope = "auth"
+            return [AuthRateThrottle(), AnonRateThrottle()]
+        return super().get_throttles()
+
+    def get_serializer_class(self):
+        return RegistrationSerializer if self.action == "create" else UserSerializer
+
+    def get_queryset(self):
+        user = self.request.user
+        readable = get_access(self.request).orgs_with((("users", "view"),))
+        shared = UserOrganization.objects.filter(
+            organization_id__in=readable, is_active=True
+        ).values("user_id")
+        return User.objects.filter(Q(pk=user.pk) | Q(pk__in=shared))
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = serializer.save()
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+    def perform_update(self, serializer):
+        if serializer.instance.pk != self.request.user.pk:
+            raise PermissionDenied("You can only change your own account.")
+        serializer.save()
+
+    def perform_destroy(self, instance):
+        raise PermissionDenied("Accounts cannot be deleted through the API.")
+
+    @action(detail=False, methods=["get", "patch", "put"])
+    def me(self, request):
+        if request.method == "GET":
+            return Response(UserSerializer(request.user).data)
+        return self._update_self(request)
+
+    @action(detail=False, methods=["put", "patch"])
+    def update_profile(self, request):
+        return self._update_self(request)
+
+    def _update_self(self, request):
+        serializer = UserSerializer(request.user, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(serializer.data)
+
+
+class SessionViewSet(
+    AtomicWritesMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The caller's own login sessions: list, revoke, delete (which also revokes)."""
+
+    serializer_class = SessionSerializer
+    queryset = UserSession.objects.all()
+    ordering = ("-id",)
+    ordering_fields = ("id", "created_at", "expires_at", "is_revoked")
+
+    def get_queryset(self):
+        return UserSession.objects.filter(user=self.request.user)
+
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        session = self.get_object()
+        auth_service.session_revoke(session_ids=[session.pk], user=request.user)
+        return Response({"message": "Token revoked successfully."})

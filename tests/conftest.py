@@ -1,0 +1,123 @@
+"""Shared fixtures: an organization, another organization, and an API client per role.
+
+Clients authenticate with real JWTs minted by the login service, so revocation and the
+permission table are exercised exactly as in production.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from rest_framework.test import APIClient
+
+from crmApp.models import Organization, Role, User, UserOrganization, UserRole
+from crmApp.services.auth import session_start
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+
+SYSTEM_ROLE_SLUGS = ("admin", "manager", "sales", "viewer")
+
+
+@dataclass
+class Member:
+    user: User
+    organization: Organization
+    client: APIClient
+    access: str
+    refresh: str
+
+
+def authenticated_client(user: User) -> tuple[APIClient, str, str]:
+    tokens = session_start(user=user, ip_address="127.0.0.1", device_info="pytest")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens.access}")
+    return client, tokens.access, tokens.refresh
+
+
+def make_member(organization: Organization, *, role: str | None = None, owner: bool = False) -> Member:
+    """A user who is an active member of `organization`, holding `role` (a system role slug)."""
+    user = UserFactory()
+    MembershipFactory(user=user, organization=organization, is_owner=owner)
+    if role is not None:
+        UserRole.objects.create(
+            user=user,
+            organization=organization,
+            role=Role.objects.get(organization=organization, slug=role),
+        )
+    client, access, refresh = authenticated_client(user)
+    return Member(user=user, organization=organization, client=client, access=access, refresh=refresh)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def org(db) -> Organization:
+    return OrganizationFactory(name="Acme")
+
+
+@pytest.fixture
+def other_org(db) -> Organization:
+    return OrganizationFactory(name="Globex")
+
+
+@pytest.fixture
+def owner(org) -> Member:
+    return make_member(org, owner=True)
+
+
+@pytest.fixture
+def admin(org) -> Member:
+    return make_member(org, role="admin")
+
+
+@pytest.fixture
+def manager(org) -> Member:
+    return make_member(org, role="manager")
+
+
+@pytest.fixture
+def sales(org) -> Member:
+    return make_member(org, role="sales")
+
+
+@pytest.fixture
+def viewer(org) -> Member:
+    return make_member(org, role="viewer")
+
+
+@pytest.fixture
+def no_role(org) -> Member:
+    """An active member holding no role: can read nothing and write nothing."""
+    return make_member(org)
+
+
+@pytest.fixture
+def other_owner(other_org) -> Member:
+    return make_member(other_org, owner=True)
+
+
+@pytest.fixture
+def outsider(db) -> Member:
+    """An authenticated user with no membership anywhere."""
+    user = UserFactory()
+    client, access, refresh = authenticated_client(user)
+    return Member(user=user, organization=None, client=client, access=access, refresh=refresh)
+
+
+@pytest.fixture
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def membership(user: User, organization: Organization) -> UserOrganization:
+    return UserOrganization.objects.get(user=user, organization=organization)
