@@ -10,16 +10,41 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("id", "email", "username", "is_active", "is_staff", "created_at")
     search_fields = ("email", "username", "first_name", "last_name")
     list_filter = ("is_active", "is_staff", "is_superuser", "is_verified")
-    readonly_fields = ("last_login", "last_login_at", "created_at", "updated_at", "password_changed_at")
+    readonly_fields = (
+        "last_login",
+        "last_login_at",
+        "created_at",
+        "updated_at",
+        "password_changed_at",
+    )
     fieldsets = (
         (None, {"fields": ("email", "username", "password")}),
         ("Profile", {"fields": ("first_name", "last_name", "phone")}),
         (
             "Status",
-            {"fields": ("is_active", "is_verified", "is_staff", "is_superuser", "two_factor_enabled")},
+            {
+                "fields": (
+                    "is_active",
+                    "is_verified",
+                    "is_staff",
+                    "is_superuser",
+                    "two_factor_enabled",
+                )
+            },
         ),
         ("Permissions", {"fields": ("groups", "user_permissions")}),
-        ("Dates", {"fields": ("last_login", "last_login_at", "password_changed_at", "created_at", "updated_at")}),
+        (
+            "Dates",
+            {
+                "fields": (
+                    "last_login",
+                    "last_login_at",
+                    "password_changed_at",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
     )
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("email", "username", "password1", "password2")}),

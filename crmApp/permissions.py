@@ -147,7 +147,9 @@ SYSTEM_ROLES: dict[str, tuple[str, str, tuple[Perm, ...]]] = {
         "Sales",
         "Works customers, leads and deals; reads the rest of the CRM.",
         tuple((r, a) for r in ("customers", "leads", "deals") for a in ("view", "create", "update"))
-        + tuple((r, "view") for r in ("employees", "vendors", "pipelines", "organizations", "users")),
+        + tuple(
+            (r, "view") for r in ("employees", "vendors", "pipelines", "organizations", "users")
+        ),
     ),
     "viewer": (
         "Viewer",

@@ -52,12 +52,22 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class RegistrationSerializer(serializers.ModelSerializer):
-    password = serializers.CharField(write_only=True, max_length=128, style={"input_type": "password"})
+    password = serializers.CharField(
+        write_only=True, max_length=128, style={"input_type": "password"}
+    )
     password_confirm = serializers.CharField(write_only=True, max_length=128)
 
     class Meta:
         model = User
-        fields = ["email", "username", "first_name", "last_name", "phone", "password", "password_confirm"]
+        fields = [
+            "email",
+            "username",
+            "first_name",
+            "last_name",
+            "phone",
+            "password",
+            "password_confirm",
+        ]
         extra_kwargs = {"email": {"validators": []}, "username": {"validators": []}}
 
     def validate_email(self, value: str) -> str:

@@ -23,6 +23,7 @@ class TokenPair:
 
 def _issue(*, user: User, session: UserSession) -> TokenPair:
     refresh = RefreshToken.for_user(user)
+    refresh["user_id"] = user.pk  # the contract's integer claim (simplejwt writes a string)
     refresh["sid"] = session.pk
     session.refresh_jti = refresh["jti"]
     session.expires_at = timezone.now() + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]

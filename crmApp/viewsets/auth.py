@@ -51,9 +51,7 @@ class LoginView(APIView):
         wait = auth_service.login_blocked_for(email=email, address=address)
         if wait is not None:
             raise Throttled(wait=wait)
-        user = authenticate(
-            request, email=email, password=serializer.validated_data["password"]
-        )
+        user = authenticate(request, email=email, password=serializer.validated_data["password"])
         if user is None:
             auth_service.login_failed(email=email, address=address)
             raise ValidationError({"non_field_errors": [INVALID_CREDENTIALS]})
@@ -71,6 +69,9 @@ class RefreshView(APIView):
     throttle_classes = [AuthRateThrottle]
     throttle_scope = "auth"
     serializer_class = RefreshSerializer
+
+    def get_authenticate_header(self, request):
+        return 'Bearer realm="api"'  # a refused refresh token is a 401, not a 403
 
     def post(self, request):
         serializer = RefreshSerializer(data=request.data)
