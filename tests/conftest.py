@@ -34,7 +34,9 @@ def authenticated_client(user: User) -> tuple[APIClient, str, str]:
     return client, tokens.access, tokens.refresh
 
 
-def make_member(organization: Organization, *, role: str | None = None, owner: bool = False) -> Member:
+def make_member(
+    organization: Organization, *, role: str | None = None, owner: bool = False
+) -> Member:
     """A user who is an active member of `organization`, holding `role` (a system role slug)."""
     user = UserFactory()
     MembershipFactory(user=user, organization=organization, is_owner=owner)
@@ -45,7 +47,9 @@ def make_member(organization: Organization, *, role: str | None = None, owner: b
             role=Role.objects.get(organization=organization, slug=role),
         )
     client, access, refresh = authenticated_client(user)
-    return Member(user=user, organization=organization, client=client, access=access, refresh=refresh)
+    return Member(
+        user=user, organization=organization, client=client, access=access, refresh=refresh
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -143,8 +143,6 @@ class TenantModelSerializer(BoundedModelSerializer):
             if value is None:
                 continue
             if field.organization_id_of(value) != organization_id:
-                errors[name] = [
-                    field.error_messages["does_not_exist"].format(pk_value=value.pk)
-                ]
+                errors[name] = [field.error_messages["does_not_exist"].format(pk_value=value.pk)]
         if errors:
             raise serializers.ValidationError(errors)

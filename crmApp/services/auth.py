@@ -64,10 +64,7 @@ def session_refresh(*, raw_refresh: str) -> TokenPair:
     )
     if session is None or session.refresh_jti != token["jti"]:
         raise InvalidToken("Token is blacklisted")
-    try:
-        token.blacklist()
-    except AttributeError:  # pragma: no cover - blacklist app is installed
-        pass
+    token.blacklist()
     return _issue(user=session.user, session=session)
 
 

@@ -56,8 +56,11 @@ class BulkActionsMixin:
             raise ValidationError(
                 {"errors": {str(pk): ["Not found."] for pk in missing}, "ids": ["Unknown ids."]}
             )
+        required = self.required()
         denied = [
-            pk for pk, row in rows.items() if not self.access.has(self.organization_id_of(row), self.required())
+            pk
+            for pk, row in rows.items()
+            if not self.access.has(self.organization_id_of(row), required)
             or self.organization_id_of(row) not in self.access.active_org_ids
         ]
         if denied:
@@ -69,8 +72,11 @@ class BulkActionsMixin:
         body = request.data if isinstance(request.data, dict) else {}
         ids = _parse_ids(body.get("ids"))
         rows = self._visible_rows(ids)
-        count = self.get_queryset().filter(pk__in=list(rows)).delete()[1].get(
-            self.queryset.model._meta.label, 0
+        count = (
+            self.get_queryset()
+            .filter(pk__in=list(rows))
+            .delete()[1]
+            .get(self.queryset.model._meta.label, 0)
         )
         return Response({"message": f"{count} items deleted successfully", "count": count})
 
@@ -107,7 +113,7 @@ class BulkActionsMixin:
     @action(detail=False, methods=["get"])
     def export_csv(self, request):
         model = self.queryset.model
-        fields = [field for field in model._meta.concrete_fields]
+        fields = list(model._meta.concrete_fields)
         queryset = self.filter_queryset(self.get_queryset()).values_list(
             *[field.attname for field in fields]
         )[: settings.EXPORT_MAX_ROWS]
