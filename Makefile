@@ -41,3 +41,10 @@ superuser: migrate
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles
+
+## Production-style serving: gunicorn with gunicorn.conf.py, DEBUG off, static files via whitenoise.
+## Needs SECRET_KEY (and normally DATABASE_URL) in the environment or .env.
+serve: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput
+	$(BIN)/gunicorn -c gunicorn.conf.py

@@ -12,14 +12,13 @@ from crmApp.viewsets import (
     rbac,
     vendors,
 )
+from crmApp.viewsets.health import HealthView
 
 router = DefaultRouter()
 router.register("users", auth.UserViewSet, basename="user")
 router.register("auth/refresh-tokens", auth.SessionViewSet, basename="refresh-token")
 router.register("organizations", organizations.OrganizationViewSet, basename="organization")
-router.register(
-    "user-organizations", organizations.MembershipViewSet, basename="user-organization"
-)
+router.register("user-organizations", organizations.MembershipViewSet, basename="user-organization")
 router.register("permissions", rbac.PermissionViewSet, basename="permission")
 router.register("roles", rbac.RoleViewSet, basename="role")
 router.register("user-roles", rbac.UserRoleViewSet, basename="user-role")
@@ -32,6 +31,7 @@ router.register("pipeline-stages", pipelines.PipelineStageViewSet, basename="pip
 router.register("deals", deals.DealViewSet, basename="deal")
 
 urlpatterns = [
+    path("health/", HealthView.as_view(), name="health"),
     path("auth/login/", auth.LoginView.as_view(), name="login"),
     path("auth/logout/", auth.LogoutView.as_view(), name="logout"),
     path("auth/refresh/", auth.RefreshView.as_view(), name="token-refresh"),

@@ -1,0 +1,48 @@
+"""Request ids and one structured log line per request."""
+
+import logging
+import re
+import time
+import uuid
+
+logger = logging.getLogger("crmApp.requests")
+REQUEST_ID_HEADER = "HTTP_X_REQUEST_ID"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestLogMiddleware:
+    """Tag each request with an id (the client's `X-Request-ID` when sane, else a new one),
+    return it in the response header and log method, path, status, duration, user and
+    organization as one line (JSON when `LOG_FORMAT=json`)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        supplied = request.META.get(REQUEST_ID_HEADER, "")
+        request_id = supplied if _SAFE_REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        request.request_id = request_id
+        started = time.perf_counter()
+        response = self.get_response(request)
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        response["X-Request-ID"] = request_id
+        user = getattr(request, "user", None)
+        user_id = user.pk if user is not None and user.is_authenticated else None
+        organization = request.META.get("HTTP_X_ORGANIZATION_ID") or request.GET.get("organization")
+        logger.info(
+            "%s %s %s %sms",
+            request.method,
+            request.path,
+            response.status_code,
+            duration_ms,
+            extra={
+                "request_id": request_id,
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": duration_ms,
+                "user_id": user_id,
+                "organization_id": (organization or None) and str(organization)[:20],
+            },
+        )
+        return response

@@ -1,0 +1,56 @@
+"""Liveness and readiness: the database (and the cache when a shared one is configured)."""
+
+import uuid
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "error"])
+    checks = serializers.DictField(child=serializers.CharField())
+
+
+def _check_database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+def _check_cache() -> str:
+    if not settings.REDIS_URL:
+        return "skipped"
+    key = f"health:{uuid.uuid4().hex}"
+    try:
+        cache.set(key, "1", timeout=5)
+        ok = cache.get(key) == "1"
+        cache.delete(key)
+    except Exception as exc:  # noqa: BLE001
+        return f"error: {type(exc).__name__}"
+    return "ok" if ok else "error: cache read back nothing"
+
+
+class HealthView(APIView):
+    """200 when every configured dependency answers, else 503 naming what failed."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = []
+    serializer_class = HealthSerializer
+
+    def get(self, request):
+        checks = {"database": _check_database(), "cache": _check_cache()}
+        healthy = all(value in ("ok", "skipped") for value in checks.values())
+        return Response(
+            {"status": "ok" if healthy else "error", "checks": checks},
+            status=200 if healthy else 503,
+        )
