@@ -1,0 +1,49 @@
+"""Vendor list item and detail (contract §7.5)."""
+
+from rest_framework import serializers
+
+from crmApp.models import Vendor
+from crmApp.serializers.base import TenantModelSerializer
+
+
+class VendorListItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Vendor
+        fields = ["id", "code", "name", "email", "phone", "vendor_type", "status"]
+        read_only_fields = fields
+
+
+class VendorSerializer(TenantModelSerializer):
+    zip_code = serializers.CharField(
+        source="postal_code", max_length=20, allow_null=True, allow_blank=True, required=False
+    )
+
+    class Meta:
+        model = Vendor
+        fields = [
+            "id",
+            "organization",
+            "code",
+            "name",
+            "contact_person",
+            "email",
+            "phone",
+            "website",
+            "vendor_type",
+            "status",
+            "payment_terms",
+            "tax_id",
+            "credit_limit",
+            "address",
+            "city",
+            "state",
+            "zip_code",
+            "country",
+            "notes",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "code", "created_at", "updated_at"]
+        # Codes are generated server-side; the (organization, code) constraint needs no
+        # validator (it would also make `organization` required, which it is not).
+        validators = []
