@@ -1,0 +1,156 @@
+"""A populated organization: one row of every kind, for route-walking tests."""
+
+from dataclasses import dataclass
+
+from django.apps import apps
+
+from crmApp.models import (
+    Customer,
+    Deal,
+    Employee,
+    Lead,
+    Organization,
+    Permission,
+    Pipeline,
+    PipelineStage,
+    Role,
+    RolePermission,
+    User,
+    UserOrganization,
+    UserRole,
+    UserSession,
+    Vendor,
+)
+from tests.conftest import Member, make_member
+
+
+@dataclass
+class World:
+    organization: Organization
+    owner: Member
+    member: Member
+    membership: UserOrganization
+    employee: Employee
+    manager: Employee
+    vendor: Vendor
+    customer: Customer
+    lead: Lead
+    pipeline: Pipeline
+    stage: PipelineStage
+    other_stage: PipelineStage
+    deal: Deal
+    permission: Permission
+    role: Role
+    user_role: UserRole
+    session: UserSession
+
+    def object_for(self, basename: str):
+        return {
+            "user": self.member.user,
+            "refresh-token": self.session,
+            "organization": self.organization,
+            "user-organization": self.membership,
+            "permission": self.permission,
+            "role": self.role,
+            "user-role": self.user_role,
+            "employee": self.employee,
+            "vendor": self.vendor,
+            "customer": self.customer,
+            "lead": self.lead,
+            "pipeline": self.pipeline,
+            "pipeline-stage": self.stage,
+            "deal": self.deal,
+        }[basename]
+
+
+def build_world(organization: Organization, *, marker: str, owner: Member | None = None) -> World:
+    """Populate `organization`; every text a client could see carries `marker`."""
+    owner = owner or make_member(organization, owner=True)
+    member = make_member(organization, role="viewer")
+    manager = Employee.objects.create(
+        organization=organization,
+        first_name=f"Boss {marker}",
+        last_name="One",
+        email=f"boss.{marker}@example.com",
+        department=f"Dept {marker}",
+    )
+    employee = Employee.objects.create(
+        organization=organization,
+        first_name=f"Emp {marker}",
+        last_name="Two",
+        email=f"emp.{marker}@example.com",
+        department=f"Dept {marker}",
+        manager=manager,
+        user=member.user,
+    )
+    vendor = Vendor.objects.create(
+        organization=organization, name=f"Vendor {marker}", email=f"v.{marker}@example.com"
+    )
+    customer = Customer.objects.create(
+        organization=organization,
+        name=f"Customer {marker}",
+        email=f"c.{marker}@example.com",
+        assigned_to=employee,
+    )
+    lead = Lead.objects.create(
+        organization=organization,
+        name=f"Lead {marker}",
+        email=f"l.{marker}@example.com",
+        assigned_to=employee,
+    )
+    pipeline = Pipeline.objects.create(organization=organization, name=f"Pipe {marker}")
+    stage = PipelineStage.objects.create(
+        pipeline=pipeline, name=f"Stage {marker}", order=0, probability=20
+    )
+    other_stage = PipelineStage.objects.create(
+        pipeline=pipeline, name=f"Later {marker}", order=1, probability=60
+    )
+    deal = Deal.objects.create(
+        organization=organization,
+        title=f"Deal {marker}",
+        customer=customer,
+        pipeline=pipeline,
+        stage=stage,
+        assigned_to=employee,
+        value=1000,
+        probability=20,
+    )
+    permission = Permission.objects.get(
+        organization=organization, resource="customers", action="view"
+    )
+    role = Role.objects.create(organization=organization, name=f"Role {marker}", slug=marker)
+    RolePermission.objects.create(role=role, permission=permission)
+    user_role = UserRole.objects.create(user=member.user, role=role, organization=organization)
+    return World(
+        organization=organization,
+        owner=owner,
+        member=member,
+        membership=UserOrganization.objects.get(user=member.user, organization=organization),
+        employee=employee,
+        manager=manager,
+        vendor=vendor,
+        customer=customer,
+        lead=lead,
+        pipeline=pipeline,
+        stage=stage,
+        other_stage=other_stage,
+        deal=deal,
+        permission=permission,
+        role=role,
+        user_role=user_role,
+        session=UserSession.objects.filter(user=owner.user).first(),
+    )
+
+
+def database_snapshot() -> dict:
+    """Every row of the project's tables (and the token blacklist), for "nothing changed"."""
+    snapshot = {}
+    for model in apps.get_app_config("crmApp").get_models():
+        snapshot[model._meta.label] = list(model.objects.order_by("pk").values())
+    for label in ("token_blacklist.BlacklistedToken",):
+        model = apps.get_model(label)
+        snapshot[label] = list(model.objects.order_by("pk").values())
+    return snapshot
+
+
+__all__ = ["World", "build_world", "database_snapshot", "User"]
