@@ -174,6 +174,8 @@ class Access:
             return False
         if organization_id in self.owner_org_ids:
             return True
+        if OWNER_ONLY in required:
+            return False  # no grant, not even organizations:manage, stands in for ownership
         held = self.grants.get(organization_id, frozenset())
         return all(perm in held or (perm[0], "manage") in held for perm in required)
 
