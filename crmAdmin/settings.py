@@ -191,7 +191,7 @@ REST_FRAMEWORK = {
         "crmApp.filters.base.StrictOrderingFilter",
     ],
     "EXCEPTION_HANDLER": "crmApp.exceptions.envelope_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "crmApp.schema.EnvelopeAutoSchema",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
@@ -242,6 +242,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    "ENUM_NAME_OVERRIDES": {
+        "ActiveStatusEnum": "crmApp.models.base.ActiveStatus",
+        "DealStatusEnum": "crmApp.models.deals.Deal.Status",
+    },
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")

@@ -5,3 +5,6 @@ class CrmAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "crmApp"
     verbose_name = "CRM"
+
+    def ready(self) -> None:
+        from crmApp import schema  # noqa: F401  (registers the OpenAPI auth extension)
