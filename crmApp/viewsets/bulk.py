@@ -6,6 +6,7 @@ must validate, or nothing is written and the answer lists the errors per id. Siz
 """
 
 import csv
+import json
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
@@ -40,7 +41,8 @@ class _Echo:
 def _csv_cell(value):
     if value is None:
         return ""
-    text = str(value)
+    # JSON columns (tags) as JSON, not Python's repr (`['a']`).
+    text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
     return "'" + text if text.startswith(CSV_FORMULA_PREFIXES) else text
 
 

@@ -1,7 +1,55 @@
-"""Placeholder: being implemented."""
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
-from rest_framework import viewsets
+from crmApp.filters.customers import CustomerFilterSet
+from crmApp.models import Customer
+from crmApp.models.base import ActiveStatus
+from crmApp.serializers.customers import CustomerListSerializer, CustomerSerializer
+from crmApp.services.customers import customer_set_status, customer_stats
+from crmApp.viewsets.base import OrganizationScopedViewSet
+from crmApp.viewsets.bulk import BulkActionsMixin
 
 
-class CustomerViewSet(viewsets.ViewSet):
-    pass
+class CustomerViewSet(BulkActionsMixin, OrganizationScopedViewSet):
+    queryset = Customer.objects.all()
+    serializer_classes = {"default": CustomerSerializer, "list": CustomerListSerializer}
+    filterset_class = CustomerFilterSet
+    search_fields = ["name", "email", "company_name"]
+    ordering_fields = ["id", "code", "name", "email", "phone", "customer_type", "status"]
+    bulk_update_fields = (
+        "status",
+        "customer_type",
+        "assigned_to_id",
+        "industry",
+        "source",
+        "tags",
+        "payment_terms",
+    )
+
+    def scope_queryset(self, queryset):
+        if self.action == "list":
+            return queryset.select_related("assigned_to")
+        if self.action in ("stats", "export_csv", "bulk_delete"):
+            return queryset
+        return queryset.select_related("assigned_to__manager", "converted_from_lead")
+
+    @action(detail=False, methods=["get"])
+    def stats(self, request):
+        return Response(customer_stats(queryset=self.get_queryset()))
+
+    @action(detail=True, methods=["post"])
+    def activate(self, request, pk=None):
+        customer = customer_set_status(customer=self.get_object(), status=ActiveStatus.ACTIVE)
+        return Response(
+            {"message": "Customer activated successfully.", "customer": self.detail_data(customer)}
+        )
+
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request, pk=None):
+        customer = customer_set_status(customer=self.get_object(), status=ActiveStatus.INACTIVE)
+        return Response(
+            {
+                "message": "Customer deactivated successfully.",
+                "customer": self.detail_data(customer),
+            }
+        )

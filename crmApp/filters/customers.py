@@ -1,0 +1,17 @@
+import django_filters
+
+from crmApp.filters.base import IdFilter
+from crmApp.models import Customer
+from crmApp.models.base import ActiveStatus
+
+
+class CustomerFilterSet(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=ActiveStatus.choices)
+    customer_type = django_filters.ChoiceFilter(choices=Customer.CustomerType.choices)
+    assigned_to = IdFilter(field_name="assigned_to_id")
+    created_after = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")
+    created_before = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte")
+
+    class Meta:
+        model = Customer
+        fields = ["status", "customer_type", "assigned_to", "created_after", "created_before"]
