@@ -1,0 +1,181 @@
+"""The demo data command: idempotent, realistic, and its printed logins work."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from crmApp.management.commands.seed_demo import DEMO_PASSWORD
+from crmApp.models import (
+    Customer,
+    Deal,
+    Employee,
+    Lead,
+    Organization,
+    Pipeline,
+    PipelineStage,
+    User,
+    UserOrganization,
+    UserRole,
+    Vendor,
+)
+from crmApp.models.deals import compute_expected_revenue
+
+pytestmark = pytest.mark.django_db
+
+MODELS = (
+    Organization,
+    User,
+    UserOrganization,
+    UserRole,
+    Employee,
+    Vendor,
+    Customer,
+    Lead,
+    Pipeline,
+    PipelineStage,
+    Deal,
+)
+
+
+def seed() -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def counts() -> dict[str, int]:
+    return {model.__name__: model.objects.count() for model in MODELS}
+
+
+@pytest.fixture
+def seeded() -> str:
+    return seed()
+
+
+def test_running_twice_adds_nothing(seeded):
+    first = counts()
+
+    output = seed()
+
+    assert counts() == first
+    assert "already present" in output
+    assert first == {
+        "Organization": 2,
+        "User": 6,
+        "UserOrganization": 6,
+        "UserRole": 4,
+        "Employee": 28,
+        "Vendor": 20,
+        "Customer": 340,
+        "Lead": 340,
+        "Pipeline": 4,
+        "PipelineStage": 22,
+        "Deal": 170,
+    }
+
+
+def test_output_lists_the_logins_and_the_password(seeded):
+    for email in (
+        "owner@acme.example",
+        "admin@acme.example",
+        "manager@acme.example",
+        "sales@acme.example",
+        "viewer@acme.example",
+        "owner@globex.example",
+    ):
+        assert email in seeded
+    assert DEMO_PASSWORD in seeded
+
+
+def test_printed_account_logs_in_and_sees_its_organization(api_client, seeded):
+    response = api_client.post(
+        "/api/auth/login/",
+        {"email": "owner@acme.example", "password": DEMO_PASSWORD},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.data
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.data['tokens']['access']}")
+    employees = api_client.get("/api/employees/")
+    assert employees.status_code == 200
+    assert employees.json()["count"] == 20
+    organizations = api_client.get("/api/organizations/")
+    assert [row["name"] for row in organizations.json()["results"]] == ["Acme Corp"]
+
+
+def test_role_accounts_get_their_system_roles(seeded):
+    acme = Organization.objects.get(name="Acme Corp")
+    roles = dict(
+        UserRole.objects.filter(organization=acme).values_list("user__email", "role__slug")
+    )
+
+    assert roles == {
+        "admin@acme.example": "admin",
+        "manager@acme.example": "manager",
+        "sales@acme.example": "sales",
+        "viewer@acme.example": "viewer",
+    }
+    owners = UserOrganization.objects.filter(is_owner=True).values_list(
+        "user__email", "organization__name"
+    )
+    assert sorted(owners) == [
+        ("owner@acme.example", "Acme Corp"),
+        ("owner@globex.example", "Globex Inc"),
+    ]
+
+
+def test_records_are_consistent(seeded):
+    for organization in Organization.objects.all():
+        pipelines = Pipeline.objects.filter(organization=organization)
+        assert pipelines.filter(is_default=True).count() == 1
+        for pipeline in pipelines:
+            stages = pipeline.stages.all()
+            assert 5 <= len(stages) <= 6
+            assert sum(stage.is_closed_won for stage in stages) == 1
+            assert sum(stage.is_closed_lost for stage in stages) == 1
+        employees = Employee.objects.filter(organization=organization)
+        assert employees.filter(manager__isnull=True).count() == 1
+        assert (
+            not employees.exclude(manager__isnull=True)
+            .exclude(manager__organization=organization)
+            .exists()
+        )
+        codes = list(employees.values_list("code", flat=True))
+        assert len(set(codes)) == len(codes) and all(code.startswith("EMP-") for code in codes)
+
+    deals = list(Deal.objects.select_related("stage", "customer"))
+    assert all(deal.code and deal.code.startswith("DEAL-") for deal in deals)
+    assert all(
+        deal.expected_revenue == compute_expected_revenue(deal.value, deal.probability)
+        for deal in deals
+    )
+    assert all(deal.customer.organization_id == deal.organization_id for deal in deals)
+    assert all(deal.is_won == deal.stage.is_closed_won for deal in deals)
+    assert all(deal.is_lost == deal.stage.is_closed_lost for deal in deals)
+    assert any(deal.is_won for deal in deals) and any(deal.is_lost for deal in deals)
+    assert len({lead.source for lead in Lead.objects.all()}) >= 6
+    assert len({lead.qualification_status for lead in Lead.objects.all()}) == 6
+    converted = Lead.objects.filter(is_converted=True)
+    assert converted.exists()
+    assert all(lead.converted_customers.count() == 1 for lead in converted)
+
+
+def test_the_data_is_deterministic(seeded):
+    first = list(Customer.objects.order_by("id").values_list("name", "email")[:20])
+    deals = list(Deal.objects.order_by("id").values_list("title", "value")[:20])
+    for model in (Deal, Customer, Lead, Employee, Vendor, Pipeline, UserOrganization, UserRole):
+        model.objects.all().delete()
+    Organization.objects.all().delete()
+    User.objects.all().delete()
+
+    seed()
+
+    assert list(Customer.objects.order_by("id").values_list("name", "email")[:20]) == first
+    assert list(Deal.objects.order_by("id").values_list("title", "value")[:20]) == deals
+
+
+def test_the_demo_password_passes_the_password_rules():
+    from django.contrib.auth.password_validation import validate_password
+
+    validate_password(DEMO_PASSWORD)
