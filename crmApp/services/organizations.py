@@ -1,15 +1,30 @@
 """Organization lifecycle: creation with its owner, roles and permissions; memberships."""
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.text import slugify
+from rest_framework.exceptions import PermissionDenied, ValidationError
 
-from crmApp.models import Organization, Permission, Role, RolePermission, User, UserOrganization
+from crmApp.models import (
+    Organization,
+    Permission,
+    Role,
+    RolePermission,
+    User,
+    UserOrganization,
+    UserRole,
+)
 from crmApp.permissions import ACTIONS, RESOURCES, SYSTEM_ROLES
 
 
-def unique_slug(*, name: str, taken) -> str:
-    """`name` slugified, suffixed `-2`, `-3`... until `taken(slug)` is false."""
-    base = (slugify(name) or "item")[:240]
+def unique_slug(*, name: str, taken, max_length: int = 255) -> str:
+    """`name` slugified, suffixed `-2`, `-3`... until `taken(slug)` is false.
+
+    The base is cut so that the suffixed slug still fits in `max_length`.
+    """
+    base = (slugify(name) or "item")[: max_length - 15].strip("-") or "item"
     slug, suffix = base, 2
     while taken(slug):
         slug, suffix = f"{base}-{suffix}", suffix + 1
@@ -67,3 +82,201 @@ def organization_create(*, owner: User, name: str, **fields) -> Organization:
         except IntegrityError:
             continue
     raise IntegrityError("could not allocate a unique organization slug")
+
+
+# --- reads shared by every representation that shows `member_count` ---------------------------
+
+
+def active_member_count(organization_path: str = "pk"):
+    """Number of active memberships of the organization at `organization_path`, as a subquery.
+
+    A correlated subquery (rather than `Count` over a join) composes with any other join or
+    annotation without multiplying rows, so lists stay one query whatever they select.
+    """
+    counts = (
+        UserOrganization.objects.filter(organization_id=OuterRef(organization_path), is_active=True)
+        .order_by()
+        .values("organization_id")
+        .annotate(total=Count("id"))
+        .values("total")
+    )
+    return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
+
+
+# --- memberships ------------------------------------------------------------------------------
+
+LAST_OWNER = (
+    "The last owner of an organization cannot leave, be removed, deactivated or demoted; "
+    "make another member an owner first."
+)
+OWNER_MEMBERSHIP = "Only organization owners can change an owner's membership."
+GRANT_OWNERSHIP = "Only organization owners can grant ownership."
+SELF_PROMOTION = "You cannot make yourself an owner."
+
+
+def _lock_organization(organization_id: int) -> Organization:
+    """Serialize membership changes of one organization on its row.
+
+    "Is there another active owner?" is a check-then-act: two owners leaving at once would each
+    see the other and both leave. Every membership change takes this lock first.
+    """
+    return Organization.objects.select_for_update().get(pk=organization_id)
+
+
+def _is_owner(*, user: User, organization_id: int) -> bool:
+    return UserOrganization.objects.filter(
+        user=user, organization_id=organization_id, is_active=True, is_owner=True
+    ).exists()
+
+
+def _other_active_owner_exists(membership: UserOrganization) -> bool:
+    return (
+        UserOrganization.objects.filter(
+            organization_id=membership.organization_id, is_active=True, is_owner=True
+        )
+        .exclude(pk=membership.pk)
+        .exists()
+    )
+
+
+def _guard_last_owner(membership: UserOrganization) -> None:
+    if membership.is_active and membership.is_owner and not _other_active_owner_exists(membership):
+        raise ValidationError({"non_field_errors": [LAST_OWNER]})
+
+
+def _drop_roles(membership: UserOrganization) -> None:
+    UserRole.objects.filter(
+        user_id=membership.user_id, organization_id=membership.organization_id
+    ).delete()
+
+
+@transaction.atomic
+def membership_add(
+    *,
+    organization_id: int,
+    actor: User,
+    user: User,
+    is_owner: bool = False,
+    is_active: bool = True,
+) -> UserOrganization:
+    """Add `user` to `organization` (or reactivate their earlier membership).
+
+    The caller's right to add members is checked by the view; ownership is a stronger grant that
+    only an owner can give. An active member cannot be added twice (400, not an integrity error).
+    """
+    organization = _lock_organization(organization_id)
+    if is_owner and not _is_owner(user=actor, organization_id=organization_id):
+        raise PermissionDenied(GRANT_OWNERSHIP)
+    membership = (
+        UserOrganization.objects.select_for_update()
+        .filter(user=user, organization=organization)
+        .first()
+    )
+    if membership is None:
+        return UserOrganization.objects.create(
+            user=user, organization=organization, is_owner=is_owner, is_active=is_active
+        )
+    if membership.is_active:
+        raise ValidationError({"user_id": ["This user is already a member of the organization."]})
+    membership.is_active = is_active
+    membership.is_owner = is_owner
+    membership.left_at = None
+    membership.save(update_fields=["is_active", "is_owner", "left_at", "updated_at"])
+    return membership
+
+
+@transaction.atomic
+def membership_update(
+    *,
+    membership: UserOrganization,
+    actor: User,
+    is_active: bool | None = None,
+    is_owner: bool | None = None,
+) -> UserOrganization:
+    """Change a membership's `is_active` / `is_owner` flags.
+
+    Rules that close S6: only owners touch an owner's membership or grant ownership, nobody
+    promotes themselves, and the organization always keeps one active owner.
+    """
+    _lock_organization(membership.organization_id)
+    membership = UserOrganization.objects.select_for_update().get(pk=membership.pk)
+    actor_is_owner = _is_owner(user=actor, organization_id=membership.organization_id)
+    new_active = membership.is_active if is_active is None else is_active
+    new_owner = membership.is_owner if is_owner is None else is_owner
+    if (new_active, new_owner) == (membership.is_active, membership.is_owner):
+        return membership
+    if membership.is_owner and not actor_is_owner:
+        raise PermissionDenied(OWNER_MEMBERSHIP)
+    if new_owner and not membership.is_owner:
+        if membership.user_id == actor.pk:
+            raise PermissionDenied(SELF_PROMOTION)
+        if not actor_is_owner:
+            raise PermissionDenied(GRANT_OWNERSHIP)
+    if not (new_active and new_owner):
+        _guard_last_owner(membership)
+    membership.is_active = new_active
+    membership.is_owner = new_owner
+    if not new_active:
+        membership.left_at = timezone.now()
+    elif membership.left_at is not None:
+        membership.left_at = None
+    membership.save(update_fields=["is_active", "is_owner", "left_at", "updated_at"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: UserOrganization, actor: User) -> UserOrganization:
+    """End someone else's (or one's own) membership: deactivate it and drop their roles.
+
+    Owners are not removable this way (an owner gives up ownership or leaves first); the row is
+    kept so the member can be added back later (`membership_add` reactivates it).
+    """
+    _lock_organization(membership.organization_id)
+    membership = UserOrganization.objects.select_for_update().get(pk=membership.pk)
+    if not membership.is_active:
+        raise ValidationError({"user_id": ["This user is not an active member."]})
+    if membership.is_owner:
+        raise ValidationError({"user_id": ["An organization owner cannot be removed."]})
+    return _end_membership(membership)
+
+
+@transaction.atomic
+def membership_leave(*, organization_id: int, user: User) -> UserOrganization:
+    """The caller leaves an organization; the last active owner must hand over first."""
+    organization = _lock_organization(organization_id)
+    membership = (
+        UserOrganization.objects.select_for_update()
+        .filter(user=user, organization=organization, is_active=True)
+        .first()
+    )
+    if membership is None:
+        raise ValidationError({"non_field_errors": ["You are not a member of this organization."]})
+    _guard_last_owner(membership)
+    return _end_membership(membership)
+
+
+def _end_membership(membership: UserOrganization) -> UserOrganization:
+    _drop_roles(membership)
+    membership.is_active = False
+    membership.is_owner = False
+    membership.left_at = timezone.now()
+    membership.save(update_fields=["is_active", "is_owner", "left_at", "updated_at"])
+    return membership
+
+
+@transaction.atomic
+def membership_delete(*, membership: UserOrganization, actor: User) -> None:
+    """Delete a membership row and the member's roles in that organization.
+
+    Same protections as an update: an owner's membership is only an owner's business, and the
+    last active owner stays.
+    """
+    _lock_organization(membership.organization_id)
+    membership = UserOrganization.objects.select_for_update().get(pk=membership.pk)
+    if membership.is_owner and not _is_owner(
+        user=actor, organization_id=membership.organization_id
+    ):
+        raise PermissionDenied(OWNER_MEMBERSHIP)
+    _guard_last_owner(membership)
+    _drop_roles(membership)
+    membership.delete()

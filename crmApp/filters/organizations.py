@@ -1,0 +1,16 @@
+import django_filters
+
+from crmApp.filters.base import IdFilter, StrictBooleanFilter
+from crmApp.models import UserOrganization
+
+
+class MembershipFilterSet(django_filters.FilterSet):
+    """Extra narrowing for `user-organizations/` (the contract defines none; all optional)."""
+
+    user = IdFilter(field_name="user_id")
+    is_active = StrictBooleanFilter(field_name="is_active")
+    is_owner = StrictBooleanFilter(field_name="is_owner")
+
+    class Meta:
+        model = UserOrganization
+        fields = ["user", "is_active", "is_owner"]
