@@ -4,11 +4,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from crmApp.models import Permission, Role, RolePermission, UserOrganization, UserRole
+from crmApp.models import Customer, Permission, Role, RolePermission, UserOrganization, UserRole
 from crmApp.permissions import ACTIONS, RESOURCES
 from crmApp.services.rbac import role_create
 from tests.conftest import make_member, membership
-from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.factories import CustomerFactory, MembershipFactory, OrganizationFactory, UserFactory
 
 PERMISSIONS = "/api/permissions/"
 ROLES = "/api/roles/"
@@ -942,3 +942,28 @@ def test_user_lookups_do_not_leak_strangers(admin):
     assert response.data["details"] == {
         "user": [f'Invalid pk "{stranger.pk}" - object does not exist.']
     }
+
+
+def test_granting_customers_view_to_a_custom_role_lets_its_holder_list_customers(admin, no_role):
+    CustomerFactory(organization=admin.organization, name="Visible Co")
+    reader = role_create(organization=admin.organization, name="Customer Reader")
+    assert no_role.client.get("/api/customers/").status_code == 403
+
+    granted = admin.client.post(
+        detail(ROLES, reader, "assign_permission"),
+        {"permission_id": perm(admin.organization, "customers", "view").pk},
+        format="json",
+    )
+    assigned = admin.client.post(
+        USER_ROLES, {"user": no_role.user.pk, "role_id": reader.pk}, format="json"
+    )
+
+    assert (granted.status_code, assigned.status_code) == (200, 201)
+    listing = no_role.client.get("/api/customers/")
+    assert listing.status_code == 200
+    assert [c["name"] for c in listing.data["results"]] == ["Visible Co"]
+    create = no_role.client.post(
+        "/api/customers/", {"name": "Nope", "email": "n@example.com"}, format="json"
+    )
+    assert create.status_code == 403
+    assert not Customer.objects.filter(name="Nope").exists()
