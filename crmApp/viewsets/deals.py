@@ -1,7 +1,95 @@
-"""Placeholder: being implemented."""
+from django.db.models import Prefetch
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
-from rest_framework import viewsets
+from crmApp.exceptions import error_response
+from crmApp.filters.deals import DealFilterSet
+from crmApp.models import Deal, PipelineStage
+from crmApp.serializers.deals import DealListSerializer, DealMarkLostSerializer, DealSerializer
+from crmApp.services import deals as services
+from crmApp.viewsets.base import OrganizationScopedViewSet, parse_id
+from crmApp.viewsets.bulk import BulkActionsMixin
+
+#: Actions that read or write rows without serializing their relations.
+PLAIN_ACTIONS = frozenset({"stats", "export_csv", "bulk_update", "bulk_delete"})
 
 
-class DealViewSet(viewsets.ViewSet):
-    pass
+class DealViewSet(BulkActionsMixin, OrganizationScopedViewSet):
+    queryset = Deal.objects.all()
+    serializer_classes = {"default": DealSerializer, "list": DealListSerializer}
+    filterset_class = DealFilterSet
+    search_fields = ["title", "customer__name"]
+    ordering_fields = [
+        "id",
+        "code",
+        "title",
+        "customer__name",
+        "value",
+        "currency",
+        "stage__name",
+        "probability",
+        "expected_close_date",
+        "status",
+        "priority",
+        "is_won",
+        "is_lost",
+        "created_at",
+    ]
+    ordering_aliases = {"customer_name": "customer__name", "stage_name": "stage__name"}
+    bulk_update_fields = (
+        "priority",
+        "assigned_to_id",
+        "expected_close_date",
+        "tags",
+        "source",
+        "currency",
+    )
+
+    def scope_queryset(self, queryset):
+        if self.action == "list":
+            return queryset.select_related("customer", "stage", "assigned_to")
+        if self.action in PLAIN_ACTIONS:
+            return queryset
+        return queryset.select_related(
+            "customer__assigned_to", "pipeline", "stage", "assigned_to__manager"
+        ).prefetch_related(
+            Prefetch("pipeline__stages", queryset=PipelineStage.objects.order_by("order", "id"))
+        )
+
+    def _answer(self, message: str, deal: Deal) -> Response:
+        return Response({"message": message, "deal": self.detail_data(deal)})
+
+    @action(detail=False, methods=["get"])
+    def stats(self, request):
+        return Response(services.deal_stats(deals=self.get_queryset()))
+
+    @action(detail=True, methods=["post"])
+    def move_stage(self, request, pk=None):
+        deal = self.get_object()
+        body = request.data if isinstance(request.data, dict) else {}
+        raw = body.get("stage_id")
+        if raw is None or raw == "":
+            return error_response("stage_id is required", 400)
+        stage_id = parse_id(raw, field="stage_id")
+        deal = services.deal_move_stage(deal=deal, stage_id=stage_id)
+        return self._answer("Deal moved to new stage.", deal)
+
+    @action(detail=True, methods=["post"])
+    def mark_won(self, request, pk=None):
+        deal = services.deal_mark_won(deal=self.get_object())
+        return self._answer("Deal marked as won.", deal)
+
+    @action(detail=True, methods=["post"])
+    def mark_lost(self, request, pk=None):
+        deal = self.get_object()
+        form = DealMarkLostSerializer(data=request.data if isinstance(request.data, dict) else {})
+        form.is_valid(raise_exception=True)
+        deal = services.deal_mark_lost(
+            deal=deal, lost_reason=form.validated_data.get("lost_reason")
+        )
+        return self._answer("Deal marked as lost.", deal)
+
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        deal = services.deal_reopen(deal=self.get_object())
+        return self._answer("Deal reopened.", deal)

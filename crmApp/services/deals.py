@@ -1,0 +1,291 @@
+"""Deals: creation, updates and the won/lost state machine, plus the stats figures.
+
+A deal is *open* (neither won nor lost; status `active` or `inactive`) or *closed* (won or lost;
+status `closed`). Transitions:
+
+* open → won (`deal_mark_won`), open → lost (`deal_mark_lost`), closed → open (`deal_reopen`);
+* won → lost and lost → won are refused (reopen first); re-marking the same outcome is a no-op;
+* moving into a stage flagged `is_closed_won` / `is_closed_lost` is the same as marking the deal
+  won / lost; any other move copies the stage's probability; a closed deal only moves into a
+  stage of its own outcome;
+* winning sets probability 100, losing 0 (so expected revenue is the full value or nothing);
+  reopening restores the current stage's probability (0 without a stage).
+
+The outcome fields (`is_won`, `is_lost`, `status: closed`, `actual_close_date`, `lost_reason`)
+change only through these transitions: an update that would change them otherwise is a 400.
+Every transition locks the deal row (`SELECT ... FOR UPDATE`) and re-reads it, so concurrent
+actions on one deal run one after the other and each sees the previous one's result.
+"""
+
+import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+
+from crmApp.models import Customer, Deal, Organization, Pipeline, PipelineStage
+
+OPEN_STATUSES = (Deal.Status.ACTIVE, Deal.Status.INACTIVE)
+WON_PROBABILITY = Decimal("100.00")
+LOST_PROBABILITY = Decimal("0.00")
+
+OUTCOME_BY_ACTION = "Use the mark_won, mark_lost or reopen action to change a deal's outcome."
+CLOSED_STATUS_BY_ACTION = "A deal is closed by marking it won or lost."
+REOPEN_FIRST = "A won or lost deal must be reopened first."
+CLOSE_DATE_OPEN_DEAL = "Only a won or lost deal has a close date."
+CLOSE_DATE_REQUIRED = "A won or lost deal keeps its close date."
+LOST_REASON_NOT_LOST = "Only a lost deal has a lost reason."
+
+
+class DealTransitionError(APIException):
+    """A state-machine transition that is not allowed (400, `{"error": <message>}`)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "This transition is not allowed."
+    default_code = "invalid_transition"
+
+
+class StageNotFound(APIException):
+    """The target stage is not one of the deal's pipeline (404, `{"error": "Stage not found"}`)."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    default_detail = "Stage not found"
+    default_code = "stage_not_found"
+
+
+def utc_today() -> datetime.date:
+    return timezone.now().astimezone(datetime.UTC).date()
+
+
+def _lock(deal: Deal) -> Deal:
+    return Deal.objects.select_for_update().get(pk=deal.pk)
+
+
+def _is_closed(deal: Deal) -> bool:
+    return deal.is_won or deal.is_lost
+
+
+def _win(deal: Deal) -> None:
+    deal.is_won, deal.is_lost = True, False
+    deal.status = Deal.Status.CLOSED
+    deal.actual_close_date = utc_today()
+    deal.probability = WON_PROBABILITY
+    deal.lost_reason = None
+
+
+def _lose(deal: Deal, *, lost_reason: str) -> None:
+    deal.is_won, deal.is_lost = False, True
+    deal.status = Deal.Status.CLOSED
+    deal.actual_close_date = utc_today()
+    deal.probability = LOST_PROBABILITY
+    deal.lost_reason = lost_reason
+
+
+def _enter_stage(deal: Deal, stage: PipelineStage, *, probability: Decimal | None = None) -> None:
+    """Put an open deal (or a closed one into a stage of its own outcome) into `stage`."""
+    deal.stage = stage
+    if stage.is_closed_won:
+        if not deal.is_won:
+            _win(deal)
+    elif stage.is_closed_lost:
+        if not deal.is_lost:
+            _lose(deal, lost_reason="")
+    else:
+        deal.probability = stage.probability if probability is None else probability
+
+
+def _may_enter(deal: Deal, stage: PipelineStage) -> bool:
+    """An open deal enters any stage; a closed one only a stage of its own outcome."""
+    if deal.is_won:
+        return stage.is_closed_won
+    if deal.is_lost:
+        return stage.is_closed_lost
+    return True
+
+
+def _check_can_enter(deal: Deal, stage: PipelineStage) -> None:
+    if not _may_enter(deal, stage):
+        outcome = "won" if deal.is_won else "lost"
+        raise DealTransitionError(
+            f"A {outcome} deal can only move into a closed-{outcome} stage; reopen it first."
+        )
+
+
+@transaction.atomic
+def deal_create(
+    *,
+    organization: Organization,
+    customer: Customer,
+    pipeline: Pipeline,
+    stage: PipelineStage,
+    probability: Decimal | None = None,
+    **fields,
+) -> Deal:
+    """Create an open deal in `stage`.
+
+    Without an explicit `probability` the deal takes the stage's (B13). Creating straight into
+    a closed-won / closed-lost stage creates a won / lost deal, as moving there would.
+    """
+    deal = Deal(organization=organization, customer=customer, pipeline=pipeline, **fields)
+    _enter_stage(deal, stage, probability=probability)
+    deal.save()
+    return deal
+
+
+@transaction.atomic
+def deal_update(*, deal: Deal, **changes) -> Deal:
+    """Apply an update form to a deal, keeping the state machine.
+
+    Outcome fields are accepted only unchanged; `status` may switch between `active` and
+    `inactive` on an open deal; a stage change behaves as `deal_move_stage` (the stage's
+    probability unless the form also sends one); a closed deal's stage and probability are
+    fixed until it is reopened.
+    """
+    deal = _lock(deal)
+    closed = _is_closed(deal)
+    errors: dict[str, list[str]] = {}
+    for name in ("is_won", "is_lost"):
+        if name in changes and changes[name] != getattr(deal, name):
+            errors[name] = [OUTCOME_BY_ACTION]
+    new_status = changes.get("status")
+    if new_status is not None and new_status != deal.status:
+        if closed:
+            errors["status"] = [REOPEN_FIRST]
+        elif new_status not in OPEN_STATUSES:
+            errors["status"] = [CLOSED_STATUS_BY_ACTION]
+    if "actual_close_date" in changes:
+        close_date = changes["actual_close_date"]
+        if not closed and close_date is not None:
+            errors["actual_close_date"] = [CLOSE_DATE_OPEN_DEAL]
+        elif closed and close_date is None:
+            errors["actual_close_date"] = [CLOSE_DATE_REQUIRED]
+    if "lost_reason" in changes and not deal.is_lost and changes["lost_reason"]:
+        errors["lost_reason"] = [LOST_REASON_NOT_LOST]
+    stage = changes.pop("stage", None)
+    moving = stage is not None and stage.pk != deal.stage_id
+    if moving and not _may_enter(deal, stage):
+        errors["stage_id"] = [REOPEN_FIRST]
+    if closed and "probability" in changes and changes["probability"] != deal.probability:
+        errors["probability"] = [REOPEN_FIRST]
+    if errors:
+        raise ValidationError(errors)
+
+    probability = changes.get("probability")
+    for name, value in changes.items():
+        setattr(deal, name, value)
+    if moving:
+        _enter_stage(deal, stage, probability=probability)
+    deal.save()
+    return deal
+
+
+@transaction.atomic
+def deal_move_stage(*, deal: Deal, stage_id: int) -> Deal:
+    """Move a deal to another stage of its own pipeline (see the module docstring)."""
+    deal = _lock(deal)
+    stage = (
+        PipelineStage.objects.filter(
+            pk=stage_id,
+            pipeline_id=deal.pipeline_id,
+            pipeline__organization_id=deal.organization_id,
+        ).first()
+        if deal.pipeline_id is not None
+        else None
+    )
+    if stage is None:
+        raise StageNotFound()
+    _check_can_enter(deal, stage)
+    _enter_stage(deal, stage)
+    deal.save()
+    return deal
+
+
+@transaction.atomic
+def deal_mark_won(*, deal: Deal) -> Deal:
+    """Win an open deal; a won deal stays as it is; a lost one must be reopened first."""
+    deal = _lock(deal)
+    if deal.is_lost:
+        raise DealTransitionError("A lost deal cannot be marked as won; reopen it first.")
+    if not deal.is_won:
+        _win(deal)
+        deal.save()
+    return deal
+
+
+@transaction.atomic
+def deal_mark_lost(*, deal: Deal, lost_reason: str | None = None) -> Deal:
+    """Lose an open deal (reason default ""); re-losing only updates a reason that is given."""
+    deal = _lock(deal)
+    if deal.is_won:
+        raise DealTransitionError("A won deal cannot be marked as lost; reopen it first.")
+    if not deal.is_lost:
+        _lose(deal, lost_reason=lost_reason or "")
+        deal.save()
+    elif lost_reason is not None and lost_reason != deal.lost_reason:
+        deal.lost_reason = lost_reason
+        deal.save(update_fields=["lost_reason"])
+    return deal
+
+
+@transaction.atomic
+def deal_reopen(*, deal: Deal) -> Deal:
+    """Reopen a won or lost deal: open again, no close date or lost reason, stage's odds."""
+    deal = _lock(deal)
+    if not _is_closed(deal) and deal.status != Deal.Status.CLOSED:
+        raise DealTransitionError("Only a won or lost deal can be reopened.")
+    deal.is_won = deal.is_lost = False
+    deal.status = Deal.Status.ACTIVE
+    deal.actual_close_date = None
+    deal.lost_reason = None
+    deal.probability = deal.stage.probability if deal.stage_id is not None else LOST_PROBABILITY
+    deal.save()
+    return deal
+
+
+def deal_stats(*, deals: QuerySet) -> dict:
+    """The stats figures over `deals` (already scoped to the caller) in two queries.
+
+    `by_stage` is keyed by stage name; when stages of different pipelines share a name, each
+    key becomes `"<stage> (<pipeline>)"` so their figures are not merged (B5).
+    """
+    deals = deals.order_by()
+    priorities = [choice for choice, _ in Deal.Priority.choices]
+    totals = deals.aggregate(
+        total_deals=Count("id"),
+        total_value=Sum("value"),
+        expected_revenue=Sum("expected_revenue"),
+        won=Count("id", filter=Q(is_won=True)),
+        lost=Count("id", filter=Q(is_lost=True)),
+        open=Count("id", filter=Q(is_won=False, is_lost=False)),
+        **{f"priority_{p}": Count("id", filter=Q(priority=p)) for p in priorities},
+    )
+    rows = list(
+        deals.filter(stage__isnull=False)
+        .values("stage_id", "stage__name", "stage__pipeline_id", "stage__pipeline__name")
+        .annotate(count=Count("id"), value=Sum("value"))
+        .order_by("stage__pipeline_id", "stage__order", "stage_id")
+    )
+    names: dict[str, int] = {}
+    for row in rows:
+        names[row["stage__name"]] = names.get(row["stage__name"], 0) + 1
+    by_stage: dict[str, dict] = {}
+    for row in rows:
+        key = row["stage__name"]
+        if names[key] > 1:
+            key = f"{key} ({row['stage__pipeline__name']})"
+            if key in by_stage:
+                key = f"{key[:-1]} #{row['stage__pipeline_id']})"
+        by_stage[key] = {"count": row["count"], "value": float(row["value"] or 0)}
+    return {
+        "total_deals": totals["total_deals"],
+        "total_value": float(totals["total_value"] or 0),
+        "expected_revenue": float(totals["expected_revenue"] or 0),
+        "won": totals["won"],
+        "lost": totals["lost"],
+        "open": totals["open"],
+        "by_stage": by_stage,
+        "by_priority": {p: totals[f"priority_{p}"] for p in priorities},
+    }

@@ -1,0 +1,154 @@
+"""Pipelines and their stages: one default pipeline per organization, dense stage orders.
+
+Stage positions are 0-based and dense: a pipeline with n stages has orders 0..n-1, and every
+stage write (create, update, move, delete) renumbers the rest. Each such write first locks the
+pipeline row, so two writers on one pipeline run one after the other and never interleave their
+renumbering (a plain row lock on the stages could not stop a concurrent insert). The locks are
+`FOR NO KEY UPDATE`, which does not block inserts of deals or stages that reference the row.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+from rest_framework.exceptions import NotFound, ValidationError
+
+from crmApp.models import Organization, Pipeline, PipelineStage
+
+
+def _lock_pipeline(pipeline_id: int) -> Pipeline:
+    return Pipeline.objects.select_for_update(no_key=True).get(pk=pipeline_id)
+
+
+def _ordered_stages(pipeline_id: int) -> list[PipelineStage]:
+    return list(PipelineStage.objects.filter(pipeline_id=pipeline_id).order_by("order", "id"))
+
+
+def _renumber(stages: list[PipelineStage]) -> None:
+    """Give the stages orders 0..n-1 in list order, writing only the rows that change."""
+    changed = []
+    for position, stage in enumerate(stages):
+        if stage.order != position:
+            stage.order = position
+            changed.append(stage)
+    if changed:
+        PipelineStage.objects.bulk_update(changed, ["order"])
+
+
+def _check_position(position: int, *, last: int) -> None:
+    if not 0 <= position <= last:
+        raise ValidationError({"order": [f"Ensure this value is between 0 and {last}."]})
+
+
+@transaction.atomic
+def stage_create(*, pipeline: Pipeline, order: int | None = None, **fields) -> PipelineStage:
+    """Insert a stage at `order` (default: after the last one), shifting the later stages."""
+    _lock_pipeline(pipeline.pk)
+    stages = _ordered_stages(pipeline.pk)
+    position = len(stages) if order is None else order
+    _check_position(position, last=len(stages))
+    stage = PipelineStage.objects.create(pipeline=pipeline, order=position, **fields)
+    stages.insert(position, stage)
+    _renumber(stages)
+    return stage
+
+
+@transaction.atomic
+def stage_move(*, stage: PipelineStage, order: int) -> PipelineStage:
+    """Move a stage to position `order` (0-based); the stages in between shift by one."""
+    _lock_pipeline(stage.pipeline_id)
+    stages = _ordered_stages(stage.pipeline_id)
+    current = next((s for s in stages if s.pk == stage.pk), None)
+    if current is None:
+        raise NotFound("No PipelineStage matches the given query.")
+    _check_position(order, last=len(stages) - 1)
+    stages.remove(current)
+    stages.insert(order, current)
+    _renumber(stages)
+    return current
+
+
+@transaction.atomic
+def stage_update(*, stage: PipelineStage, order: int | None = None, **fields) -> PipelineStage:
+    """Change a stage's fields and, when `order` is given, its position (as `stage_move`).
+
+    The pipeline is not among the changeable fields: a stage never moves between pipelines.
+    """
+    _lock_pipeline(stage.pipeline_id)
+    fields.pop("pipeline", None)
+    fresh = PipelineStage.objects.filter(pk=stage.pk).first()
+    if fresh is None:
+        raise NotFound("No PipelineStage matches the given query.")
+    for name, value in fields.items():
+        setattr(fresh, name, value)
+    fresh.save(update_fields=[*fields, "updated_at"])
+    if order is not None:
+        fresh = stage_move(stage=fresh, order=order)
+    return fresh
+
+
+@transaction.atomic
+def stage_delete(*, stage: PipelineStage) -> None:
+    """Delete a stage and close the gap it leaves (deals in it keep existing, stage-less)."""
+    _lock_pipeline(stage.pipeline_id)
+    PipelineStage.objects.filter(pk=stage.pk).delete()
+    _renumber(_ordered_stages(stage.pipeline_id))
+
+
+def _lock_organization_pipelines(organization_id: int) -> None:
+    """Lock every pipeline of the organization, in id order so that two switches can't deadlock."""
+    list(
+        Pipeline.objects.select_for_update(no_key=True)
+        .filter(organization_id=organization_id)
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+
+
+def _clear_default(*, organization_id: int, keep_id: int | None) -> None:
+    Pipeline.objects.filter(organization_id=organization_id, is_default=True).exclude(
+        pk=keep_id
+    ).update(is_default=False, updated_at=timezone.now())
+
+
+@transaction.atomic
+def pipeline_set_default(*, pipeline: Pipeline) -> Pipeline:
+    """Make `pipeline` the only default pipeline of its organization.
+
+    The organization's pipelines are locked before the old default is cleared and the new one
+    set, so concurrent switches run one after the other and the partial unique constraint
+    (one default per organization) never sees two defaults. The only race left is two creates
+    in an organization with no pipeline yet (nothing to lock): there the constraint decides and
+    the loser's IntegrityError becomes a 409 at the API, never a second default.
+    """
+    _lock_organization_pipelines(pipeline.organization_id)
+    _clear_default(organization_id=pipeline.organization_id, keep_id=pipeline.pk)
+    Pipeline.objects.filter(pk=pipeline.pk, is_default=False).update(
+        is_default=True, updated_at=timezone.now()
+    )
+    pipeline.refresh_from_db()
+    return pipeline
+
+
+@transaction.atomic
+def pipeline_create(*, organization: Organization, is_default: bool = False, **fields) -> Pipeline:
+    """Create a pipeline; `is_default=True` takes the default over through the same switch."""
+    if is_default:
+        _lock_organization_pipelines(organization.pk)
+        _clear_default(organization_id=organization.pk, keep_id=None)
+    return Pipeline.objects.create(organization=organization, is_default=is_default, **fields)
+
+
+@transaction.atomic
+def pipeline_update(*, pipeline: Pipeline, **changes) -> Pipeline:
+    """Change a pipeline; `is_default=True` takes the default over through the same switch.
+
+    `is_default=False` on the default pipeline simply leaves the organization without one.
+    The organization of a pipeline never changes (the serializer refuses it).
+    """
+    changes.pop("organization", None)
+    if changes.get("is_default"):
+        _lock_organization_pipelines(pipeline.organization_id)
+        _clear_default(organization_id=pipeline.organization_id, keep_id=pipeline.pk)
+    for name, value in changes.items():
+        setattr(pipeline, name, value)
+    pipeline.save(update_fields=[*changes, "updated_at"])
+    return pipeline
