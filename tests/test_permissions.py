@@ -1,0 +1,281 @@
+"""RBAC matrix: every table-governed route × each system role, the owner and a role-less member.
+
+Two sources must agree: `PERMISSION_TABLE` (what the code enforces) and `EXPECTED` below, written
+independently from the role descriptions. Each pair is then exercised over HTTP: an allowed call
+succeeds, a denied one answers 403 (or 404 where the role cannot even read the row) and leaves
+the database unchanged.
+"""
+
+from datetime import date
+
+import pytest
+
+from crmApp.models import Deal, Permission, Role, UserOrganization
+from crmApp.permissions import PERMISSION_TABLE, SELF_SERVICE, SYSTEM_ROLES, Access
+from tests.conftest import make_member
+from tests.factories import UserFactory
+from tests.routes import api_routes
+from tests.world import World, build_world, database_snapshot
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("owner", "admin", "manager", "sales", "viewer", "no_role")
+
+CRM_READS = {
+    "employee": {"list", "retrieve", "departments"},
+    "vendor": {"list", "retrieve", "types"},
+    "customer": {"list", "retrieve", "stats", "export_csv"},
+    "lead": {"list", "retrieve", "stats", "export_csv"},
+    "deal": {"list", "retrieve", "stats", "export_csv"},
+    "pipeline": {"list", "retrieve"},
+    "pipeline-stage": {"list", "retrieve"},
+}
+ORGANIZATION_READS = {
+    "organization": {"list", "retrieve", "members"},
+    "user-organization": {"list", "retrieve"},
+}
+RBAC_READS = {
+    "permission": {"list", "retrieve", "by_resource"},
+    "role": {"list", "retrieve"},
+    "user-role": {"list", "retrieve"},
+}
+UPDATE = {"update", "partial_update"}
+SALES_WRITES = {
+    "customer": {"create", *UPDATE, "activate", "deactivate", "bulk_update"},
+    "lead": {"create", *UPDATE, "qualify", "disqualify", "convert", "bulk_update"},
+    "deal": {"create", *UPDATE, "move_stage", "mark_won", "mark_lost", "reopen", "bulk_update"},
+}
+MANAGER_WRITES = {
+    "customer": SALES_WRITES["customer"] | {"destroy", "bulk_delete"},
+    "lead": SALES_WRITES["lead"] | {"destroy", "bulk_delete"},
+    "deal": SALES_WRITES["deal"] | {"destroy", "bulk_delete"},
+    "employee": {"create", *UPDATE, "destroy", "terminate"},
+    "vendor": {"create", *UPDATE, "destroy"},
+    "pipeline": {"create", *UPDATE, "destroy", "set_default"},
+    "pipeline-stage": {"create", *UPDATE, "destroy", "reorder"},
+}
+
+
+def _merge(*grants: dict[str, set[str]]) -> set[tuple[str, str]]:
+    return {
+        (basename, action)
+        for grant in grants
+        for basename, acts in grant.items()
+        for action in acts
+    }
+
+
+GOVERNED = {
+    (basename, action)
+    for basename, actions in PERMISSION_TABLE.items()
+    for action, required in actions.items()
+    if required != SELF_SERVICE
+}
+
+EXPECTED: dict[str, set[tuple[str, str]]] = {
+    "owner": set(GOVERNED),
+    "admin": set(GOVERNED) - {("organization", "destroy")},
+    "manager": _merge(CRM_READS, ORGANIZATION_READS, RBAC_READS, MANAGER_WRITES),
+    "sales": _merge(CRM_READS, ORGANIZATION_READS, SALES_WRITES),
+    "viewer": _merge(CRM_READS, ORGANIZATION_READS),
+    "no_role": set(),
+}
+
+
+def _access_for(role: str) -> Access:
+    organization_id = 1
+    grants = frozenset(SYSTEM_ROLES[role][2]) if role in SYSTEM_ROLES else frozenset()
+    return Access(
+        user_id=1,
+        member_org_ids=frozenset({organization_id}),
+        owner_org_ids=frozenset({organization_id}) if role == "owner" else frozenset(),
+        active_org_ids=frozenset({organization_id}),
+        grants={organization_id: grants},
+    )
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_permission_table_matches_the_independent_expectations(role):
+    access = _access_for(role)
+    allowed = {
+        (basename, action)
+        for basename, action in GOVERNED
+        if access.has(1, PERMISSION_TABLE[basename][action])
+    }
+    assert sorted(allowed - EXPECTED[role]) == [], "granted but not expected"
+    assert sorted(EXPECTED[role] - allowed) == [], "expected but not granted"
+
+
+ROUTES = [r for r in api_routes() if r.basename in PERMISSION_TABLE]
+
+
+def test_every_routed_action_is_in_the_table():
+    missing = sorted(
+        {(r.basename, r.action) for r in ROUTES}
+        - {(b, a) for b, acts in PERMISSION_TABLE.items() for a in acts}
+    )
+    assert missing == []
+
+
+def _prepare(world: World, basename: str, action: str) -> tuple[int | None, dict]:
+    """(row id or None, body) for a call that succeeds when the caller is allowed."""
+    org = world.organization.pk
+    if basename == "permission":
+        # every vocabulary pair is seeded; free the ones these calls create or change
+        Permission.objects.filter(
+            organization=world.organization,
+            resource__in=("settings", "roles"),
+            action__in=("view", "update", "create"),
+        ).filter(role_permissions__isnull=True).delete()
+    if basename == "deal" and action == "reopen":
+        Deal.objects.filter(pk=world.deal.pk).update(is_won=True, status="closed")
+    if basename == "organization" and action == "remove_member":
+        return org, {"user_id": world.member.user.pk}
+    if basename == "organization" and action == "add_member":
+        return org, {"user_id": UserFactory().pk}
+    if basename == "user-organization" and action == "create":
+        return None, {"organization_id": org, "user_id": UserFactory().pk}
+    if basename == "user-role" and action == "create":
+        sales_role = Role.objects.get(organization=world.organization, slug="sales")
+        return None, {"organization": org, "user": world.member.user.pk, "role_id": sales_role.pk}
+    if basename == "role" and action in ("assign_permission", "remove_permission"):
+        return world.role.pk, {"permission_id": world.permission.pk}
+    if basename == "pipeline-stage" and action == "reorder":
+        return world.stage.pk, {"order": 1}
+    if basename == "deal" and action == "move_stage":
+        return world.deal.pk, {"stage_id": world.other_stage.pk}
+    if basename == "employee" and action == "terminate":
+        return world.employee.pk, {"termination_date": date.today().isoformat()}
+    if action in ("bulk_update", "bulk_delete"):
+        row = world.object_for(basename)
+        body = {"ids": [row.pk]}
+        if action == "bulk_update":
+            body["data"] = {"tags": ["vip"]}
+        return None, body
+    creates = {
+        "customer": {"organization": org, "name": "N", "email": "n@example.com"},
+        "lead": {"organization": org, "name": "N", "email": "n@example.com"},
+        "employee": {
+            "organization": org,
+            "first_name": "N",
+            "last_name": "M",
+            "email": "n@example.com",
+        },
+        "vendor": {"organization": org, "name": "N", "email": "n@example.com"},
+        "pipeline": {"organization": org, "name": "N"},
+        "pipeline-stage": {"pipeline": world.pipeline.pk, "name": "N"},
+        "deal": {
+            "organization": org,
+            "title": "N",
+            "customer_id": world.customer.pk,
+            "pipeline_id": world.pipeline.pk,
+            "stage_id": world.stage.pk,
+        },
+        "permission": {"organization": org, "resource": "roles", "action": "create"},
+        "role": {"organization": org, "name": "Brand new role"},
+        "organization": {"name": "N"},
+    }
+    if action == "create":
+        return None, creates[basename]
+    updates = {
+        "customer": {"name": "Renamed"},
+        "lead": {"name": "Renamed"},
+        "employee": {"first_name": "Renamed"},
+        "vendor": {"name": "Renamed"},
+        "pipeline": {"name": "Renamed"},
+        "pipeline-stage": {"name": "Renamed"},
+        "deal": {"title": "Renamed"},
+        "permission": {"description": "Renamed"},
+        "role": {"description": "Renamed"},
+        "user-role": {"is_active": True},
+        "user-organization": {"is_active": True},
+        "organization": {"description": "Renamed"},
+    }
+    if basename == "permission" and action in UPDATE:
+        custom = Permission.objects.create(
+            organization=world.organization, resource="settings", action="view"
+        )
+        body = {"organization": org, "resource": "settings", "action": "view"}
+        return custom.pk, body if action == "update" else {"description": "Renamed"}
+    if action in UPDATE:
+        row = world.object_for(basename)
+        body = dict(updates[basename])
+        if action == "update":
+            put_required = {
+                "customer": {"name": "Renamed", "email": "r@example.com", "organization": org},
+                "lead": {"name": "Renamed", "email": "r@example.com"},
+                "employee": {
+                    "first_name": "R",
+                    "last_name": "S",
+                    "email": "r@example.com",
+                    "organization": org,
+                },
+                "vendor": {"name": "Renamed", "email": "r@example.com", "organization": org},
+                "pipeline": {"name": "Renamed", "organization": org},
+                "pipeline-stage": {"name": "Renamed", "pipeline": world.pipeline.pk},
+                "deal": {"title": "Renamed"},
+                "permission": {"organization": org, "resource": "customers", "action": "view"},
+                "role": {"organization": org, "name": world.role.name},
+                "user-role": {
+                    "organization": org,
+                    "user": world.member.user.pk,
+                    "role_id": world.role.pk,
+                },
+                "user-organization": {"is_active": True, "is_owner": False},
+                "organization": {"name": "Renamed"},
+            }
+            body = put_required[basename]
+        return row.pk, body
+    if basename == "permission" and action == "destroy":
+        custom = Permission.objects.create(
+            organization=world.organization, resource="settings", action="update"
+        )
+        return custom.pk, {}
+    if basename == "role" and action == "destroy":
+        return world.role.pk, {}
+    if basename == "organization" and action == "destroy":
+        return org, {}
+    if basename == "user-organization" and action in ("destroy", "deactivate"):
+        return world.membership.pk, {}
+    row = world.object_for(basename)
+    return (row.pk if row is not None else None), {}
+
+
+def _member_for(role: str, world: World):
+    if role == "owner":
+        return world.owner
+    return make_member(world.organization, role=None if role == "no_role" else role)
+
+
+CASES = [
+    (route, role)
+    for route in ROUTES
+    for role in ROLES
+    if (route.basename, route.action) in GOVERNED
+]
+
+
+@pytest.mark.parametrize("route,role", CASES, ids=lambda v: v if isinstance(v, str) else str(v))
+def test_route_enforces_role(route, role, org):
+    world = build_world(org, marker="matrix")
+    caller = _member_for(role, world)
+    pk, body = _prepare(world, route.basename, route.action)
+    if route.detail:
+        assert pk is not None
+    allowed = (route.basename, route.action) in EXPECTED[role]
+    before = database_snapshot() if route.method != "GET" else None
+    method = getattr(caller.client, route.method.lower())
+    path = route.path(pk if route.detail else None)
+    response = method(path) if route.method == "GET" else method(path, body, format="json")
+    if allowed:
+        assert response.status_code < 400, (
+            route.key,
+            role,
+            response.status_code,
+            getattr(response, "data", None),
+        )
+    else:
+        assert response.status_code in (403, 404), (route.key, role, response.status_code)
+        if before is not None:
+            assert database_snapshot() == before
+        assert UserOrganization.objects.filter(organization=org, is_owner=True).exists()
