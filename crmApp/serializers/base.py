@@ -107,6 +107,15 @@ class BoundedModelSerializer(serializers.ModelSerializer):
 class TenantModelSerializer(BoundedModelSerializer):
     organization = OrganizationField()
 
+    def get_unique_together_validators(self):
+        """Drop DRF's (organization, code) check: codes are generated, and that validator would
+        make `organization` required even when the header or the only membership supplies it."""
+        return [
+            validator
+            for validator in super().get_unique_together_validators()
+            if "code" not in getattr(validator, "fields", ())
+        ]
+
     def get_default_organization_id(self) -> int | None:
         view = self.context.get("view")
         return view.default_organization_id() if view is not None else None
