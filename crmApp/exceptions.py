@@ -8,7 +8,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -40,8 +40,10 @@ def envelope_exception_handler(exc, context):
         return Response(
             envelope("Validation Error", _django_validation_details(exc), 400), status=400
         )
-    if isinstance(exc, IntegrityError):
-        logger.warning("integrity race turned into 409: %s", exc)
+    if isinstance(exc, IntegrityError) or (
+        isinstance(exc, OperationalError) and "deadlock" in str(exc).lower()
+    ):
+        logger.warning("database race turned into 409: %s", exc)
         exc = Conflict()
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(*exc.args) if exc.args else exceptions.NotFound()
