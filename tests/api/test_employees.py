@@ -1,8 +1,8 @@
 """Employees: CRUD, filters, departments, terminate, tenancy, permissions and query counts."""
 
 import datetime
-import threading
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from django.db import connection
@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crmApp.models import Employee
+from tests.concurrency import run_concurrently
 from tests.conftest import make_member
 from tests.factories import EmployeeFactory, MembershipFactory, UserFactory
 
@@ -888,24 +889,15 @@ def test_concurrent_terminations_let_exactly_one_win():
 
     employee = EmployeeFactory(organization=OrganizationFactory())
     dates = [datetime.date(2025, 1, day) for day in range(1, 9)]
-    outcomes: list[str] = []
-    barrier = threading.Barrier(len(dates))
 
-    def terminate(day: datetime.date) -> None:
+    def terminate(day: datetime.date):
         try:
-            barrier.wait()
             employee_terminate(employee=employee, termination_date=day)
-            outcomes.append("ok")
         except ValidationError:
-            outcomes.append("refused")
-        finally:
-            connection.close()
+            return "refused"
+        return "ok"
 
-    threads = [threading.Thread(target=terminate, args=(day,)) for day in dates]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = run_concurrently([partial(terminate, day) for day in dates])
 
     assert sorted(outcomes) == ["ok"] + ["refused"] * 7
     employee.refresh_from_db()

@@ -1,6 +1,5 @@
 """The deal state machine, expected revenue, stats and concurrent transitions (services)."""
 
-import threading
 from decimal import Decimal
 
 import pytest
@@ -20,6 +19,7 @@ from crmApp.services.deals import (
     deal_update,
     utc_today,
 )
+from tests.concurrency import run_concurrently
 from tests.factories import (
     CustomerFactory,
     DealFactory,
@@ -301,28 +301,15 @@ def test_stats_disambiguate_equal_stage_names_even_with_equal_pipeline_names(boa
 
 
 def run_threads(targets) -> list:
-    """Start every callable at once; collect "ok", the refusal, or the unexpected exception."""
-    barrier = threading.Barrier(len(targets))
-    results: list = [None] * len(targets)
-
-    def run(index, target):
-        try:
-            barrier.wait()
-            target()
-            results[index] = "ok"
-        except DealTransitionError:
-            results[index] = "refused"
-        except Exception as exc:  # the test asserts that none escape
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, t)) for i, t in enumerate(targets)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+    """Each call's outcome: "ok", "refused" (a transition error), or the exception that escaped."""
+    return [
+        "refused"
+        if isinstance(result, DealTransitionError)
+        else result
+        if isinstance(result, Exception)
+        else "ok"
+        for result in run_concurrently(targets)
+    ]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,7 +1,5 @@
 """Lead services: conversion (once, atomically, under concurrency), qualification, stats."""
 
-import threading
-
 import pytest
 from django.db import connection
 from rest_framework.exceptions import ValidationError
@@ -14,6 +12,7 @@ from crmApp.services.leads import (
     lead_qualify,
     lead_stats,
 )
+from tests.concurrency import run_concurrently
 from tests.factories import EmployeeFactory, LeadFactory, UserFactory
 
 THREADS = 8
@@ -130,29 +129,15 @@ def test_concurrent_conversions_create_exactly_one_customer(org):
         pytest.skip("real row locks need PostgreSQL")
     lead_id = LeadFactory(organization=org).pk
     actor = UserFactory()
-    barrier = threading.Barrier(THREADS)
-    outcomes: list = []
-    lock = threading.Lock()
 
-    def convert() -> None:
+    def convert():
+        lead = Lead.objects.get(pk=lead_id)
         try:
-            lead = Lead.objects.get(pk=lead_id)
-            barrier.wait(timeout=30)
-            try:
-                customer = lead_convert(lead=lead, actor=actor)
-                outcome = ("converted", customer.pk)
-            except ValidationError as exc:
-                outcome = ("refused", exc.detail)
-            with lock:
-                outcomes.append(outcome)
-        finally:
-            connection.close()
+            return ("converted", lead_convert(lead=lead, actor=actor).pk)
+        except ValidationError as exc:
+            return ("refused", exc.detail)
 
-    threads = [threading.Thread(target=convert) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = run_concurrently([convert] * THREADS)
 
     converted = [value for kind, value in outcomes if kind == "converted"]
     refused = [value for kind, value in outcomes if kind == "refused"]

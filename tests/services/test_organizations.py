@@ -1,6 +1,6 @@
 """Organization and RBAC services: lifecycle, owner rules, atomicity and races."""
 
-import threading
+from functools import partial
 
 import pytest
 from django.db import connection
@@ -15,6 +15,7 @@ from crmApp.services.rbac import (
     role_grant_permission,
     role_revoke_permission,
 )
+from tests.concurrency import run_concurrently
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 
@@ -158,24 +159,7 @@ def test_role_grant_only_within_the_organization(db):
 
 
 def run_in_threads(target, arguments: list) -> list:
-    results: list = [None] * len(arguments)
-    barrier = threading.Barrier(len(arguments))
-
-    def worker(index: int, argument) -> None:
-        try:
-            barrier.wait()
-            results[index] = target(argument)
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each thread got
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, a)) for i, a in enumerate(arguments)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+    return run_concurrently([partial(target, argument) for argument in arguments])
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,7 +1,5 @@
 """Stage order density, the one-default switch, and both under concurrency (services)."""
 
-import threading
-
 import pytest
 from django.db import connection
 from rest_framework.exceptions import ValidationError
@@ -16,6 +14,7 @@ from crmApp.services.pipelines import (
     stage_move,
     stage_update,
 )
+from tests.concurrency import run_concurrently
 from tests.factories import OrganizationFactory, PipelineFactory, PipelineStageFactory
 
 
@@ -152,25 +151,8 @@ def test_create_and_update_with_is_default_use_the_switch(organization):
 
 
 def run_threads(targets) -> list:
-    barrier = threading.Barrier(len(targets))
-    results: list = [None] * len(targets)
-
-    def run(index, target):
-        try:
-            barrier.wait()
-            target()
-            results[index] = "ok"
-        except Exception as exc:  # the test asserts that none escape
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, t)) for i, t in enumerate(targets)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+    """Each call's outcome: "ok", or the exception that escaped."""
+    return [r if isinstance(r, Exception) else "ok" for r in run_concurrently(targets)]
 
 
 @pytest.mark.django_db(transaction=True)
