@@ -7,6 +7,7 @@ here, as do Django's own 404/500 pages (see `crmAdmin.urls`), so a client never 
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, OperationalError
 from django.http import Http404, JsonResponse
@@ -17,6 +18,12 @@ from rest_framework.views import exception_handler
 logger = logging.getLogger("crmApp.errors")
 
 VALIDATION_SUMMARY = "An error occurred"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large."
+    default_code = "payload_too_large"
 
 
 class Conflict(exceptions.APIException):
@@ -40,6 +47,10 @@ def envelope_exception_handler(exc, context):
         return Response(
             envelope("Validation Error", _django_validation_details(exc), 400), status=400
         )
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, SuspiciousOperation):
+        exc = exceptions.ParseError("Malformed request.")
     if isinstance(exc, IntegrityError) or (
         isinstance(exc, OperationalError) and "deadlock" in str(exc).lower()
     ):

@@ -39,7 +39,7 @@ def client_device(request) -> str | None:
 class LoginView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [AuthRateThrottle]
+    throttle_classes = [AuthRateThrottle, AnonRateThrottle]
     throttle_scope = "auth"
     serializer_class = LoginSerializer
 
@@ -66,7 +66,7 @@ class LoginView(APIView):
 class RefreshView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [AuthRateThrottle]
+    throttle_classes = [AuthRateThrottle, AnonRateThrottle]
     throttle_scope = "auth"
     serializer_class = RefreshSerializer
 
