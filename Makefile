@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format migrate demo superuser check-deploy clean
+.PHONY: run test lint format migrate demo superuser check-deploy clean bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,3 +48,11 @@ serve: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput
 	$(BIN)/gunicorn -c gunicorn.conf.py
+
+## Benchmark on PostgreSQL (bench/README.md): seeds crm_bench, runs wrk against gunicorn at each
+## scale, writes bench/RESULTS.md. Default 10k then 1M customers, about 8 minutes. Never part of CI.
+BENCH_SCALES ?= 10k,1m
+BENCH_ARGS ?=
+bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
+	$(BIN)/python bench/run.py --scales $(BENCH_SCALES) --label latest --order 90 $(BENCH_ARGS)

@@ -210,6 +210,14 @@ LOGIN_FAILURE_LIMIT_PER_ACCOUNT = env.int("LOGIN_FAILURE_LIMIT_PER_ACCOUNT", def
 LOGIN_FAILURE_LIMIT_PER_ADDRESS = env.int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", default=20)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
 
+# List counts (crmApp.pagination): exact up to this many rows; above it, cached for a while.
+# 0 = an exact COUNT(*) on every page.
+PAGINATION_EXACT_COUNT_LIMIT = env.int("PAGINATION_EXACT_COUNT_LIMIT", default=10_000)
+PAGINATION_COUNT_CACHE_SECONDS = env.int("PAGINATION_COUNT_CACHE_SECONDS", default=60)
+
+# Mounts the unauthenticated bare comparison view of the benchmark (bench/). Never in production.
+BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
+
 # Hard caps on bulk endpoints and exports (crmApp.viewsets.bulk).
 BULK_MAX_ITEMS = env.int("BULK_MAX_ITEMS", default=1000)
 EXPORT_MAX_ROWS = env.int("EXPORT_MAX_ROWS", default=1_000_000)

@@ -161,7 +161,7 @@ SYSTEM_ROLES: dict[str, tuple[str, str, tuple[Perm, ...]]] = {
 
 @dataclass
 class Access:
-    """What one user may do, per organization; resolved once per request (two queries)."""
+    """What one user may do, per organization; resolved once per request (one query)."""
 
     user_id: int | None
     member_org_ids: frozenset[int] = frozenset()
@@ -183,32 +183,59 @@ class Access:
         return frozenset(org for org in self.member_org_ids if self.has(org, required))
 
 
+#: Memberships and role grants of one user in one round trip. Membership rows carry
+#: (organization, is_owner, organization active, NULL, NULL); grant rows (role's organization,
+#: NULL, NULL, resource, action) of active roles assigned through active assignments, both
+#: within organizations where the user is an active member. Plain SQL: compiling the equivalent
+#: ORM union cost ~4 ms per request, more than running it.
+ACCESS_SQL = """
+SELECT uo.organization_id, uo.is_owner, o.is_active, NULL, NULL
+  FROM user_organizations uo
+  JOIN organizations o ON o.id = uo.organization_id
+ WHERE uo.user_id = %(user)s AND uo.is_active = %(yes)s
+UNION ALL
+SELECT r.organization_id, NULL, NULL, p.resource, p.action
+  FROM role_permissions rp
+  JOIN roles r ON r.id = rp.role_id
+  JOIN user_roles ur ON ur.role_id = r.id
+  JOIN permissions p ON p.id = rp.permission_id
+ WHERE ur.user_id = %(user)s AND ur.is_active = %(yes)s AND r.is_active = %(yes)s
+   AND r.organization_id IN (
+       SELECT organization_id FROM user_organizations
+        WHERE user_id = %(user)s AND is_active = %(yes)s)
+   AND ur.organization_id IN (
+       SELECT organization_id FROM user_organizations
+        WHERE user_id = %(user)s AND is_active = %(yes)s)
+"""
+
+
 def resolve_access(user) -> Access:
-    from crmApp.models import RolePermission, UserOrganization
+    """Memberships and role grants of `user`, read in ONE query (see ACCESS_SQL)."""
+    from django.db import connection
 
     if user is None or not user.is_authenticated:
         return Access(user_id=None)
-    memberships = list(
-        UserOrganization.objects.filter(user=user, is_active=True).values_list(
-            "organization_id", "is_owner", "organization__is_active"
-        )
-    )
-    member_ids = frozenset(org for org, _, _ in memberships)
+    with connection.cursor() as cursor:
+        cursor.execute(ACCESS_SQL, {"user": user.pk, "yes": True})
+        rows = cursor.fetchall()
+    member_ids: set[int] = set()
+    owner_ids: set[int] = set()
+    active_ids: set[int] = set()
     grants: dict[int, set[Perm]] = defaultdict(set)
-    rows = RolePermission.objects.filter(
-        role__user_roles__user=user,
-        role__user_roles__is_active=True,
-        role__is_active=True,
-        role__organization_id__in=member_ids,
-        role__user_roles__organization_id__in=member_ids,
-    ).values_list("role__organization_id", "permission__resource", "permission__action")
-    for org_id, resource, action in rows:
-        grants[org_id].add((resource, action))
+    for org_id, is_owner, org_active, resource, action in rows:
+        if resource is None:
+            member_ids.add(org_id)
+            if is_owner:
+                owner_ids.add(org_id)
+            if org_active:
+                active_ids.add(org_id)
+        else:
+            grants[org_id].add((resource, action))
     return Access(
         user_id=user.pk,
-        member_org_ids=member_ids,
-        owner_org_ids=frozenset(org for org, owner, _ in memberships if owner),
-        active_org_ids=frozenset(org for org, _, active in memberships if active),
+        member_org_ids=frozenset(member_ids),
+        owner_org_ids=frozenset(owner_ids),
+        active_org_ids=frozenset(active_ids),
         grants={org: frozenset(perms) for org, perms in grants.items()},
     )
 

@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from crmApp.exceptions import error_response
 from crmApp.filters.deals import DealFilterSet
 from crmApp.models import Deal, PipelineStage
+from crmApp.pagination import cached_if_large
 from crmApp.serializers.deals import DealListSerializer, DealMarkLostSerializer, DealSerializer
 from crmApp.services import deals as services
 from crmApp.viewsets.base import OrganizationScopedViewSet, parse_id
@@ -61,7 +62,14 @@ class DealViewSet(BulkActionsMixin, OrganizationScopedViewSet):
 
     @action(detail=False, methods=["get"])
     def stats(self, request):
-        return Response(services.deal_stats(deals=self.get_queryset()))
+        # Huge tenants: figures reused up to PAGINATION_COUNT_CACHE_SECONDS (bench/README.md).
+        stats = cached_if_large(
+            self.get_queryset(),
+            "stats",
+            lambda qs: services.deal_stats(deals=qs),
+            lambda r: r["total_deals"],
+        )
+        return Response(stats)
 
     @action(detail=True, methods=["post"])
     def move_stage(self, request, pk=None):

@@ -4,6 +4,7 @@ from rest_framework.response import Response
 
 from crmApp.filters.leads import LeadFilterSet
 from crmApp.models import Customer, Employee, Lead
+from crmApp.pagination import cached_if_large
 from crmApp.serializers.base import ScopedRelatedField
 from crmApp.serializers.leads import LeadListSerializer, LeadSerializer
 from crmApp.services.leads import lead_convert, lead_disqualify, lead_qualify, lead_stats
@@ -74,7 +75,11 @@ class LeadViewSet(BulkActionsMixin, OrganizationScopedViewSet):
 
     @action(detail=False, methods=["get"])
     def stats(self, request):
-        return Response(lead_stats(queryset=self.get_queryset()))
+        # Huge tenants: figures reused up to PAGINATION_COUNT_CACHE_SECONDS (bench/README.md).
+        stats = cached_if_large(
+            self.get_queryset(), "stats", lambda qs: lead_stats(queryset=qs), lambda r: r["total"]
+        )
+        return Response(stats)
 
     @action(detail=True, methods=["post"])
     def qualify(self, request, pk=None):
