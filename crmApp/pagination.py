@@ -91,7 +91,9 @@ def cached_if_large(queryset: QuerySet, name: str, compute: Callable[[QuerySet],
 class CachedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
-        return list_count(self.object_list)
+        # A values_list() page (crmApp.serializers.fast) counts its plain model queryset: the
+        # same SQL, cache key and plan as DRF's path, without the page's joins and columns.
+        return list_count(getattr(self.object_list, "count_queryset", self.object_list))
 
     def page(self, number):
         """Slice a full page even past a cached count that lags behind new rows.

@@ -31,6 +31,16 @@ from crmApp.models import Customer, Deal, Organization, Pipeline, PipelineStage
 OPEN_STATUSES = (Deal.Status.ACTIVE, Deal.Status.INACTIVE)
 WON_PROBABILITY = Decimal("100.00")
 LOST_PROBABILITY = Decimal("0.00")
+#: The columns a stage move may change (the stage, its odds, and the outcome when it closes).
+MOVE_FIELDS = (
+    "stage",
+    "probability",
+    "is_won",
+    "is_lost",
+    "status",
+    "actual_close_date",
+    "lost_reason",
+)
 
 OUTCOME_BY_ACTION = "Use the mark_won, mark_lost or reopen action to change a deal's outcome."
 CLOSED_STATUS_BY_ACTION = "A deal is closed by marking it won or lost."
@@ -199,7 +209,8 @@ def deal_move_stage(*, deal: Deal, stage_id: int) -> Deal:
         raise StageNotFound()
     _check_can_enter(deal, stage)
     _enter_stage(deal, stage)
-    deal.save()
+    # Only what a move can change (plus expected_revenue/updated_at, added by Deal.save).
+    deal.save(update_fields=MOVE_FIELDS)
     return deal
 
 

@@ -1,0 +1,76 @@
+"""Per-organization codes from the counter row (crmApp.models.base.next_codes)."""
+
+import pytest
+from django.db import connection, transaction
+
+from crmApp.models import CodeSequence, Customer, next_codes
+from tests.concurrency import run_concurrently
+from tests.factories import CustomerFactory, OrganizationFactory
+
+
+@pytest.mark.django_db
+def test_next_codes_creates_the_counter_then_continues_it():
+    organization = OrganizationFactory(rbac=False)
+
+    first = next_codes(organization_id=organization.pk, prefix="CUS")
+    block = next_codes(organization_id=organization.pk, prefix="CUS", count=3)
+
+    assert first == ["CUS-000001"]
+    assert block == ["CUS-000002", "CUS-000003", "CUS-000004"]
+    row = CodeSequence.objects.get(organization=organization, prefix="CUS")
+    assert row.last_value == 4
+
+
+@pytest.mark.django_db
+def test_next_codes_counts_per_organization_and_prefix():
+    organization, other = OrganizationFactory(rbac=False), OrganizationFactory(rbac=False)
+    next_codes(organization_id=organization.pk, prefix="CUS", count=5)
+
+    assert next_codes(organization_id=other.pk, prefix="CUS") == ["CUS-000001"]
+    assert next_codes(organization_id=organization.pk, prefix="LEAD") == ["LEAD-000001"]
+    assert next_codes(organization_id=organization.pk, prefix="CUS") == ["CUS-000006"]
+
+
+@pytest.mark.django_db
+def test_next_codes_rolled_back_with_the_callers_transaction():
+    organization = OrganizationFactory(rbac=False)
+    next_codes(organization_id=organization.pk, prefix="CUS")
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        next_codes(organization_id=organization.pk, prefix="CUS")
+        raise RuntimeError("abort")
+
+    assert next_codes(organization_id=organization.pk, prefix="CUS") == ["CUS-000002"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creates_get_distinct_sequential_codes():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks")
+    organization = OrganizationFactory(rbac=False)
+
+    results = run_concurrently(
+        [lambda n=n: CustomerFactory(organization=organization, name=f"C{n}") for n in range(8)]
+    )
+
+    assert [type(result) for result in results] == [Customer] * 8
+    rows = Customer.objects.filter(organization=organization)
+    codes = sorted(rows.values_list("code", flat=True))
+    assert codes == [f"CUS-{n:06d}" for n in range(1, 9)]
+    assert CodeSequence.objects.get(organization=organization, prefix="CUS").last_value == 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_use_creates_one_counter_row():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks")
+    organization = OrganizationFactory(rbac=False)
+
+    results = run_concurrently(
+        [lambda: next_codes(organization_id=organization.pk, prefix="LEAD", count=2)] * 8
+    )
+
+    assert sorted(code for block in results for code in block) == [
+        f"LEAD-{n:06d}" for n in range(1, 17)
+    ]
+    assert CodeSequence.objects.filter(organization=organization, prefix="LEAD").count() == 1
