@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format migrate demo superuser check-deploy clean bench
+.PHONY: run test fuzz lint format migrate demo superuser check-deploy clean bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ run: $(STAMP)
 ## Install and run the whole suite (SQLite unless DATABASE_URL says otherwise).
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto -q --create-db
+
+## Schema fuzzing (tests/test_schemathesis.py) with many more, fresh random examples per
+## operation than the suite's 8 (FUZZ_EXAMPLES=... to change).
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} FUZZ_RANDOM=1 $(BIN)/python -m pytest -n auto -q --create-db tests/test_schemathesis.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

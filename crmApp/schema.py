@@ -1,12 +1,19 @@
-"""OpenAPI generation: the bearer scheme, the error envelope on every operation.
+"""OpenAPI generation: the bearer scheme, the error envelope, organization selection.
 
 Every operation documents the errors it can answer (the one envelope), so generated clients and
-schema-driven fuzzers know a 400 or 404 is part of the contract rather than a surprise.
+schema-driven fuzzers know a 400 or 404 is part of the contract rather than a surprise. The
+rules that hold for every view live here instead of being repeated on each action:
+
+- only `list` is paginated (the list-like actions answer bare arrays or objects);
+- filters, search and ordering are documented where they apply (`list` and `filter_actions`);
+- organization-scoped views take the `X-Organization-ID` header, and their collection reads the
+  `organization` query parameter;
+- `bulk_update` bodies list exactly the view's `bulk_update_fields`.
 """
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
 ErrorEnvelope = inline_serializer(
@@ -17,6 +24,46 @@ ErrorEnvelope = inline_serializer(
         "status_code": serializers.IntegerField(),
     },
 )
+
+MAX_ID = 2**63 - 1
+
+#: Actions of scoped views that ignore the organization narrowing (they list the caller's own).
+UNNARROWED_ACTIONS = frozenset({"my_organizations", "my_roles"})
+
+ORGANIZATION_HEADER = OpenApiParameter(
+    name="X-Organization-ID",
+    type={"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Act within this organization only (one where you are a member): lists and lookups are "
+        "narrowed to it, and a create without `organization` in the body goes there."
+    ),
+)
+
+ORGANIZATION_QUERY = OpenApiParameter(
+    name="organization",
+    type={"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    location=OpenApiParameter.QUERY,
+    required=False,
+    description="Narrow to this organization (same as the `X-Organization-ID` header).",
+)
+
+
+ERRORS = {
+    "400": "Invalid input (field errors under `details`).",
+    "401": "Missing, invalid, expired or revoked token.",
+    "403": "The caller's role does not allow this action.",
+    "404": "Not found, or not visible to the caller.",
+    "405": "Method not allowed.",
+    "409": "Conflicting concurrent change; retry.",
+    "429": "Rate limited; see Retry-After.",
+}
+
+
+#: Methods whose request body is parsed (so it may be too large, 413, or of an unsupported
+#: media type, 415).
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def error(description: str) -> OpenApiResponse:
@@ -32,34 +79,64 @@ class RevocableJWTScheme(OpenApiAuthenticationExtension):
 
 
 class EnvelopeAutoSchema(AutoSchema):
-    """Adds the error responses an endpoint can give to whatever the view declares."""
+    """Adds the error responses and the organization parameters every endpoint shares."""
 
-    def get_response_serializers(self):
-        declared = super().get_response_serializers()
-        if not isinstance(declared, dict) or not any(
-            isinstance(code, int) or str(code).isdigit() for code in declared
-        ):
-            success = "201" if self._is_create() else "200"
-            if self.method == "DELETE" and self._is_destroy():
-                success = "204"
-            declared = {success: declared}
-        responses = dict(declared)
-        errors = {
-            "400": error("Invalid input (field errors under `details`)."),
-            "401": error("Missing, invalid, expired or revoked token."),
-            "403": error("The caller's role does not allow this action."),
-            "404": error("Not found, or not visible to the caller."),
-            "405": error("Method not allowed."),
-            "409": error("Conflicting concurrent change; retry."),
-            "429": error("Rate limited; see Retry-After."),
-        }
-        for code, response in errors.items():
-            if code not in {str(key) for key in responses}:
-                responses[code] = response
+    def _get_response_bodies(self, direction="response"):
+        # Here rather than in get_response_serializers(): @extend_schema replaces that method.
+        responses = super()._get_response_bodies(direction)
+        errors = dict(ERRORS)
+        if self.method in BODY_METHODS:
+            errors["413"] = "Request body larger than `MAX_REQUEST_BODY_BYTES`."
+            errors["415"] = "Unsupported (or missing) request Content-Type."
+        for code, description in sorted(errors.items()):
+            if code not in responses:
+                responses[code] = self._get_response_for_code(
+                    error(description), code, direction=direction
+                )
         return responses
 
-    def _is_create(self) -> bool:
-        return self.method == "POST" and getattr(self.view, "action", None) == "create"
+    def get_request_serializer(self):
+        if self._action() == "bulk_update" and hasattr(self.view, "bulk_update_fields"):
+            from crmApp.serializers.schema import bulk_update_serializer
 
-    def _is_destroy(self) -> bool:
-        return getattr(self.view, "action", None) == "destroy"
+            return bulk_update_serializer(type(self.view))
+        return super().get_request_serializer()
+
+    def get_override_parameters(self):
+        parameters = list(super().get_override_parameters())
+        if not self._is_organization_scoped() or self._action() in UNNARROWED_ACTIONS:
+            return parameters
+        parameters.append(ORGANIZATION_HEADER)
+        if self.method == "GET" and not self._is_detail():
+            parameters.append(ORGANIZATION_QUERY)
+        return parameters
+
+    def get_filter_backends(self):
+        action = self._action()
+        if action is None:
+            return super().get_filter_backends()
+        if action == "list" or action in getattr(self.view, "filter_actions", ()):
+            return getattr(self.view, "filter_backends", [])
+        return []
+
+    def _get_paginator(self):
+        action = self._action()
+        if action is not None and action != "list":
+            return None
+        return super()._get_paginator()
+
+    def _get_pagination_parameters(self):
+        if self._action() not in (None, "list"):
+            return []
+        return super()._get_pagination_parameters()
+
+    def _action(self) -> str | None:
+        return getattr(self.view, "action", None)
+
+    def _is_detail(self) -> bool:
+        return bool(getattr(self.view, "detail", False))
+
+    def _is_organization_scoped(self) -> bool:
+        from crmApp.viewsets.base import OrganizationScopedMixin
+
+        return isinstance(self.view, OrganizationScopedMixin)

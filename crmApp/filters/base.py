@@ -7,6 +7,8 @@ Set once in `REST_FRAMEWORK["DEFAULT_FILTER_BACKENDS"]`; each resource declares 
 import django_filters
 from django import forms
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter, SearchFilter
 
@@ -30,12 +32,14 @@ class StrictBooleanField(forms.Field):
         raise forms.ValidationError("Must be one of true, false, 1, 0.", code="invalid")
 
 
+@extend_schema_field(OpenApiTypes.BOOL)
 class StrictBooleanFilter(django_filters.Filter):
     """`true/false/1/0` (any case); anything else is a 400; empty means no filter."""
 
     field_class = StrictBooleanField
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
 class IdFilter(django_filters.NumberFilter):
     """An exact integer id; junk and out-of-range values are a 400, not a 500."""
 

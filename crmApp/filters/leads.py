@@ -1,11 +1,13 @@
 import django_filters
 from django import forms
+from drf_spectacular.utils import extend_schema_field
 
 from crmApp.filters.base import IdFilter, StrictBooleanFilter
 from crmApp.models import Lead
 from crmApp.models.base import ActiveStatus
 
 
+@extend_schema_field({"type": "integer", "minimum": 0, "maximum": 100})
 class ScoreFilter(django_filters.NumberFilter):
     """An integer lead score bound (0-100); junk or out-of-range values are a 400."""
 

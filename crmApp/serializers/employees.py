@@ -36,8 +36,8 @@ class MemberUserField(serializers.PrimaryKeyRelatedField):
 
 
 class EmployeeSerializer(TenantModelSerializer):
-    user = UserSerializer(read_only=True)
-    manager = EmployeeListItemSerializer(read_only=True)
+    user = UserSerializer(read_only=True, allow_null=True)
+    manager = EmployeeListItemSerializer(read_only=True, allow_null=True)
     user_id = MemberUserField(source="user", allow_null=True, required=False)
     manager_id = ScopedRelatedField(
         source="manager", queryset=Employee.objects.all(), allow_null=True, required=False

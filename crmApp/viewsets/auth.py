@@ -2,6 +2,7 @@
 
 from django.contrib.auth import authenticate, logout
 from django.db.models import Q
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, Throttled, ValidationError
@@ -12,6 +13,12 @@ from rest_framework.views import APIView
 
 from crmApp.models import User, UserOrganization, UserSession
 from crmApp.permissions import get_access
+from crmApp.serializers.schema import (
+    LoginResponseSerializer,
+    MessageSerializer,
+    PasswordChangedSerializer,
+    TokenPairSerializer,
+)
 from crmApp.serializers.users import (
     ChangePasswordSerializer,
     LoginSerializer,
@@ -43,6 +50,7 @@ class LoginView(APIView):
     throttle_scope = "auth"
     serializer_class = LoginSerializer
 
+    @extend_schema(request=LoginSerializer, responses=LoginResponseSerializer)
     def post(self, request):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -73,6 +81,7 @@ class RefreshView(APIView):
     def get_authenticate_header(self, request):
         return 'Bearer realm="api"'  # a refused refresh token is a 401, not a 403
 
+    @extend_schema(request=RefreshSerializer, responses=TokenPairSerializer)
     def post(self, request):
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -84,6 +93,7 @@ class LogoutView(APIView):
     permission_classes = [IsAuthenticated]
     serializer_class = LogoutSerializer
 
+    @extend_schema(request=LogoutSerializer, responses=MessageSerializer)
     def post(self, request):
         serializer = LogoutSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -103,6 +113,7 @@ class ChangePasswordView(APIView):
     throttle_scope = "auth"
     serializer_class = ChangePasswordSerializer
 
+    @extend_schema(request=ChangePasswordSerializer, responses=PasswordChangedSerializer)
     def post(self, request):
         serializer = ChangePasswordSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
@@ -115,6 +126,9 @@ class ChangePasswordView(APIView):
         return Response({"message": "Password changed successfully.", "tokens": tokens.as_dict()})
 
 
+@extend_schema_view(
+    create=extend_schema(request=RegistrationSerializer, responses={201: UserSerializer}),
+)
 class UserViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     """Users visible to the caller: themselves and members of organizations they can read.
 
@@ -176,12 +190,24 @@ class UserViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         raise PermissionDenied("Accounts cannot be deleted through the API.")
 
+    @extend_schema(methods=["GET"], responses=UserSerializer)
+    @extend_schema(
+        methods=["PUT", "PATCH"],
+        request=UserSerializer(partial=True),
+        responses=UserSerializer,
+        description="A partial update of the caller's own profile (PUT behaves like PATCH).",
+    )
     @action(detail=False, methods=["get", "patch", "put"])
     def me(self, request):
         if request.method == "GET":
             return Response(UserSerializer(request.user).data)
         return self._update_self(request)
 
+    @extend_schema(
+        request=UserSerializer(partial=True),
+        responses=UserSerializer,
+        description="A partial update of the caller's own profile (PUT behaves like PATCH).",
+    )
     @action(detail=False, methods=["put", "patch"])
     def update_profile(self, request):
         return self._update_self(request)
@@ -210,6 +236,7 @@ class SessionViewSet(
     def get_queryset(self):
         return UserSession.objects.filter(user=self.request.user)
 
+    @extend_schema(request=None, responses=MessageSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
         session = self.get_object()

@@ -10,11 +10,14 @@ import json
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from crmApp.serializers.schema import BulkDeleteSerializer, BulkResultSerializer
 from crmApp.viewsets.base import parse_id
 
 CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -69,6 +72,7 @@ class BulkActionsMixin:
             self.permission_denied(self.request)
         return rows
 
+    @extend_schema(request=BulkDeleteSerializer, responses=BulkResultSerializer)
     @action(detail=False, methods=["post"])
     def bulk_delete(self, request):
         body = request.data if isinstance(request.data, dict) else {}
@@ -82,6 +86,8 @@ class BulkActionsMixin:
         )
         return Response({"message": f"{count} items deleted successfully", "count": count})
 
+    # The body lists the view's `bulk_update_fields` (crmApp.schema.EnvelopeAutoSchema).
+    @extend_schema(responses=BulkResultSerializer)
     @action(detail=False, methods=["post"])
     def bulk_update(self, request):
         body = request.data if isinstance(request.data, dict) else {}
@@ -112,6 +118,13 @@ class BulkActionsMixin:
         count = len(validated)
         return Response({"message": f"{count} items updated successfully", "count": count})
 
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR, description="A header row, then one row per record."
+            )
+        }
+    )
     @action(detail=False, methods=["get"])
     def export_csv(self, request):
         model = self.queryset.model

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -5,6 +6,7 @@ from crmApp.filters.customers import CustomerFilterSet
 from crmApp.models import Customer
 from crmApp.models.base import ActiveStatus
 from crmApp.serializers.customers import CustomerListSerializer, CustomerSerializer
+from crmApp.serializers.schema import CustomerMessageSerializer, CustomerStatsSerializer
 from crmApp.services.customers import customer_set_status, customer_stats
 from crmApp.viewsets.base import OrganizationScopedViewSet
 from crmApp.viewsets.bulk import BulkActionsMixin
@@ -38,10 +40,12 @@ class CustomerViewSet(BulkActionsMixin, OrganizationScopedViewSet):
             return queryset
         return queryset.select_related("assigned_to__manager", "converted_from_lead")
 
+    @extend_schema(responses=CustomerStatsSerializer)
     @action(detail=False, methods=["get"])
     def stats(self, request):
         return Response(customer_stats(queryset=self.get_queryset()))
 
+    @extend_schema(request=None, responses=CustomerMessageSerializer)
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
         customer = customer_set_status(customer=self.get_object(), status=ActiveStatus.ACTIVE)
@@ -49,6 +53,7 @@ class CustomerViewSet(BulkActionsMixin, OrganizationScopedViewSet):
             {"message": "Customer activated successfully.", "customer": self.detail_data(customer)}
         )
 
+    @extend_schema(request=None, responses=CustomerMessageSerializer)
     @action(detail=True, methods=["post"])
     def deactivate(self, request, pk=None):
         customer = customer_set_status(customer=self.get_object(), status=ActiveStatus.INACTIVE)

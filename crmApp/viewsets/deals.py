@@ -1,4 +1,5 @@
 from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -7,6 +8,7 @@ from crmApp.filters.deals import DealFilterSet
 from crmApp.models import Deal, PipelineStage
 from crmApp.pagination import cached_if_large
 from crmApp.serializers.deals import DealListSerializer, DealMarkLostSerializer, DealSerializer
+from crmApp.serializers.schema import DealMessageSerializer, DealStatsSerializer, StageIdSerializer
 from crmApp.services import deals as services
 from crmApp.viewsets.base import OrganizationScopedViewSet, parse_id
 from crmApp.viewsets.bulk import BulkActionsMixin
@@ -60,6 +62,7 @@ class DealViewSet(BulkActionsMixin, OrganizationScopedViewSet):
     def _answer(self, message: str, deal: Deal) -> Response:
         return Response({"message": message, "deal": self.detail_data(deal)})
 
+    @extend_schema(responses=DealStatsSerializer)
     @action(detail=False, methods=["get"])
     def stats(self, request):
         # Huge tenants: figures reused up to PAGINATION_COUNT_CACHE_SECONDS (bench/README.md).
@@ -71,6 +74,7 @@ class DealViewSet(BulkActionsMixin, OrganizationScopedViewSet):
         )
         return Response(stats)
 
+    @extend_schema(request=StageIdSerializer, responses=DealMessageSerializer)
     @action(detail=True, methods=["post"])
     def move_stage(self, request, pk=None):
         deal = self.get_object()
@@ -82,11 +86,13 @@ class DealViewSet(BulkActionsMixin, OrganizationScopedViewSet):
         deal = services.deal_move_stage(deal=deal, stage_id=stage_id)
         return self._answer("Deal moved to new stage.", deal)
 
+    @extend_schema(request=None, responses=DealMessageSerializer)
     @action(detail=True, methods=["post"])
     def mark_won(self, request, pk=None):
         deal = services.deal_mark_won(deal=self.get_object())
         return self._answer("Deal marked as won.", deal)
 
+    @extend_schema(request=DealMarkLostSerializer, responses=DealMessageSerializer)
     @action(detail=True, methods=["post"])
     def mark_lost(self, request, pk=None):
         deal = self.get_object()
@@ -97,6 +103,7 @@ class DealViewSet(BulkActionsMixin, OrganizationScopedViewSet):
         )
         return self._answer("Deal marked as lost.", deal)
 
+    @extend_schema(request=None, responses=DealMessageSerializer)
     @action(detail=True, methods=["post"])
     def reopen(self, request, pk=None):
         deal = services.deal_reopen(deal=self.get_object())

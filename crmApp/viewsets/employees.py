@@ -1,4 +1,5 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -7,6 +8,7 @@ from crmApp.filters.employees import EmployeeFilterSet
 from crmApp.models import Employee
 from crmApp.serializers.employees import EmployeeSerializer
 from crmApp.serializers.employees_nested import EmployeeListItemSerializer
+from crmApp.serializers.schema import EmployeeMessageSerializer
 from crmApp.services.employees import employee_terminate
 from crmApp.viewsets.base import OrganizationScopedViewSet
 
@@ -40,6 +42,7 @@ class EmployeeViewSet(OrganizationScopedViewSet):
             return queryset.select_related("manager")
         return queryset.select_related("user", "manager__manager")
 
+    @extend_schema(responses={200: {"type": "array", "items": {"type": "string"}}})
     @action(detail=False, methods=["get"], pagination_class=None)
     def departments(self, request):
         names = (
@@ -52,6 +55,7 @@ class EmployeeViewSet(OrganizationScopedViewSet):
         )
         return Response(list(names))
 
+    @extend_schema(request=TerminateSerializer, responses=EmployeeMessageSerializer)
     @action(detail=True, methods=["post"])
     def terminate(self, request, pk=None):
         employee = self.get_object()

@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -47,6 +48,12 @@ class HealthView(APIView):
     throttle_classes = []
     serializer_class = HealthSerializer
 
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(HealthSerializer, description="Every dependency answers."),
+            503: OpenApiResponse(HealthSerializer, description="`checks` names what failed."),
+        }
+    )
     def get(self, request):
         checks = {"database": _check_database(), "cache": _check_cache()}
         healthy = all(value in ("ok", "skipped") for value in checks.values())

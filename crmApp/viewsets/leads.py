@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -7,6 +8,11 @@ from crmApp.models import Customer, Employee, Lead
 from crmApp.pagination import cached_if_large
 from crmApp.serializers.base import ScopedRelatedField
 from crmApp.serializers.leads import LeadListSerializer, LeadSerializer
+from crmApp.serializers.schema import (
+    LeadConvertedSerializer,
+    LeadMessageSerializer,
+    LeadStatsSerializer,
+)
 from crmApp.services.leads import lead_convert, lead_disqualify, lead_qualify, lead_stats
 from crmApp.viewsets.base import OrganizationScopedViewSet
 from crmApp.viewsets.bulk import BulkActionsMixin
@@ -73,6 +79,7 @@ class LeadViewSet(BulkActionsMixin, OrganizationScopedViewSet):
             return queryset
         return queryset.select_related("assigned_to__manager", "converted_by")
 
+    @extend_schema(responses=LeadStatsSerializer)
     @action(detail=False, methods=["get"])
     def stats(self, request):
         # Huge tenants: figures reused up to PAGINATION_COUNT_CACHE_SECONDS (bench/README.md).
@@ -81,16 +88,19 @@ class LeadViewSet(BulkActionsMixin, OrganizationScopedViewSet):
         )
         return Response(stats)
 
+    @extend_schema(request=None, responses=LeadMessageSerializer)
     @action(detail=True, methods=["post"])
     def qualify(self, request, pk=None):
         lead = lead_qualify(lead=self.get_object())
         return Response({"message": "Lead qualified successfully.", "lead": self.detail_data(lead)})
 
+    @extend_schema(request=None, responses=LeadMessageSerializer)
     @action(detail=True, methods=["post"])
     def disqualify(self, request, pk=None):
         lead = lead_disqualify(lead=self.get_object())
         return Response({"message": "Lead disqualified.", "lead": self.detail_data(lead)})
 
+    @extend_schema(request=LeadConvertSerializer, responses={201: LeadConvertedSerializer})
     @action(detail=True, methods=["post"])
     def convert(self, request, pk=None):
         lead = self.get_object()

@@ -7,6 +7,7 @@ organization is read-only (the base refuses writes), except for what its owner n
 finish it: reactivating it and deleting it. Leaving is always possible.
 """
 
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -23,6 +24,7 @@ from crmApp.serializers.organizations import (
     OrganizationSerializer,
     RemoveMemberSerializer,
 )
+from crmApp.serializers.schema import MessageSerializer
 from crmApp.services import organizations as organization_service
 from crmApp.viewsets.base import OrganizationScopedMixin
 
@@ -35,6 +37,13 @@ ACTIVATION_DENIED = "Only organization owners can activate or deactivate an orga
 NOT_A_MEMBER = "This user is not an active member."
 
 
+@extend_schema_view(
+    create=extend_schema(
+        request=OrganizationCreateSerializer, responses={201: OrganizationSerializer}
+    ),
+    update=extend_schema(request=OrganizationSerializer, responses=OrganizationSerializer),
+    partial_update=extend_schema(request=OrganizationSerializer, responses=OrganizationSerializer),
+)
 class OrganizationViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
     queryset = Organization.objects.all()
     organization_lookup = "id"
@@ -135,12 +144,14 @@ class OrganizationViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
         serializer.save()
         return Response(self.detail_data(serializer.instance))
 
+    @extend_schema(responses=OrganizationSerializer(many=True))
     @action(detail=False, methods=["get"])
     def my_organizations(self, request):
         """Every organization where the caller is an active member (first 200 by id)."""
         organizations = self.get_queryset().order_by("id")[:MAX_MY_ORGANIZATIONS]
         return Response(OrganizationSerializer(organizations, many=True).data)
 
+    @extend_schema(responses=MembershipSerializer(many=True))
     @action(detail=True, methods=["get"])
     def members(self, request, pk=None):
         organization = self.get_object()
@@ -151,6 +162,7 @@ class OrganizationViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
         )
         return Response(MembershipSerializer(memberships, many=True).data)
 
+    @extend_schema(request=AddMemberSerializer, responses={201: MembershipSerializer})
     @action(detail=True, methods=["post"])
     def add_member(self, request, pk=None):
         organization = self.get_object()
@@ -166,6 +178,7 @@ class OrganizationViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
         )
         return Response(self._membership_data(membership), status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=RemoveMemberSerializer, responses=MessageSerializer)
     @action(detail=True, methods=["post"])
     def remove_member(self, request, pk=None):
         organization = self.get_object()
@@ -179,6 +192,7 @@ class OrganizationViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
         organization_service.membership_remove(membership=membership, actor=request.user)
         return Response({"message": "Member removed successfully."})
 
+    @extend_schema(request=None, responses=MessageSerializer)
     @action(detail=True, methods=["post"])
     def leave(self, request, pk=None):
         organization = self.get_object()
@@ -192,6 +206,13 @@ class OrganizationViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
         return MembershipSerializer(membership).data
 
 
+@extend_schema_view(
+    create=extend_schema(request=MembershipCreateSerializer, responses={201: MembershipSerializer}),
+    update=extend_schema(request=MembershipUpdateSerializer, responses=MembershipSerializer),
+    partial_update=extend_schema(
+        request=MembershipUpdateSerializer, responses=MembershipSerializer
+    ),
+)
 class MembershipViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
     """`user-organizations/`: memberships of the organizations where the caller may read them.
 
@@ -253,6 +274,7 @@ class MembershipViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         organization_service.membership_delete(membership=instance, actor=self.request.user)
 
+    @extend_schema(request=None, responses=MessageSerializer)
     @action(detail=True, methods=["post"])
     def deactivate(self, request, pk=None):
         membership = self.get_object()

@@ -1,5 +1,6 @@
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Subquery, Value
 from django.db.models.functions import Coalesce
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -8,6 +9,11 @@ from crmApp.exceptions import error_response
 from crmApp.filters.pipelines import PipelineFilterSet, PipelineStageFilterSet
 from crmApp.models import Pipeline, PipelineStage
 from crmApp.serializers.pipelines import PipelineSerializer, PipelineStageSerializer
+from crmApp.serializers.schema import (
+    PipelineMessageSerializer,
+    StageMessageSerializer,
+    StageOrderSerializer,
+)
 from crmApp.services.pipelines import pipeline_set_default, stage_delete, stage_move
 from crmApp.viewsets.base import OrganizationScopedViewSet
 
@@ -61,6 +67,7 @@ class PipelineViewSet(OrganizationScopedViewSet):
     def scope_queryset(self, queryset):
         return queryset.annotate(stage_count=stage_count()).prefetch_related(ordered_stages())
 
+    @extend_schema(request=None, responses=PipelineMessageSerializer)
     @action(detail=True, methods=["post"])
     def set_default(self, request, pk=None):
         pipeline = pipeline_set_default(pipeline=self.get_object())
@@ -89,6 +96,7 @@ class PipelineStageViewSet(OrganizationScopedViewSet):
     def perform_destroy(self, instance):
         stage_delete(stage=instance)
 
+    @extend_schema(request=StageOrderSerializer, responses=StageMessageSerializer)
     @action(detail=True, methods=["post"])
     def reorder(self, request, pk=None):
         stage = self.get_object()

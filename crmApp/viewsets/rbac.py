@@ -3,6 +3,7 @@
 from collections import defaultdict
 
 from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -15,6 +16,7 @@ from crmApp.serializers.rbac import (
     RoleSerializer,
     UserRoleSerializer,
 )
+from crmApp.serializers.schema import MessageSerializer, PermissionIdSerializer
 from crmApp.services import rbac as rbac_service
 from crmApp.viewsets.base import OrganizationScopedViewSet, parse_id
 
@@ -56,6 +58,18 @@ class PermissionViewSet(OrganizationScopedViewSet):
             raise ValidationError({"non_field_errors": [SYSTEM_PERMISSION]})
         instance.delete()
 
+    @extend_schema(
+        responses={
+            200: {
+                "type": "object",
+                "description": "Resource name -> its permissions.",
+                "additionalProperties": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/Permission"},
+                },
+            }
+        }
+    )
     @action(detail=False, methods=["get"])
     def by_resource(self, request):
         """Permissions grouped by resource name (the first 1000 by resource, action, id)."""
@@ -104,6 +118,7 @@ class RoleViewSet(OrganizationScopedViewSet):
             return None
         return parse_id(raw, field="permission_id")
 
+    @extend_schema(request=PermissionIdSerializer, responses=MessageSerializer)
     @action(detail=True, methods=["post"])
     def assign_permission(self, request, pk=None):
         role = self.get_object()
@@ -116,6 +131,7 @@ class RoleViewSet(OrganizationScopedViewSet):
             return error_response("Permission not found", 404)
         return Response({"message": "Permission assigned successfully."})
 
+    @extend_schema(request=PermissionIdSerializer, responses=MessageSerializer)
     @action(detail=True, methods=["post"])
     def remove_permission(self, request, pk=None):
         role = self.get_object()
@@ -149,6 +165,7 @@ class UserRoleViewSet(OrganizationScopedViewSet):
         self.check_organization_write(serializer.validated_data["organization"].pk)
         serializer.save(assigned_by=self.request.user)
 
+    @extend_schema(responses=UserRoleSerializer(many=True))
     @action(detail=False, methods=["get"])
     def my_roles(self, request):
         """The caller's active role assignments (first 200 by id)."""

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -17,6 +18,14 @@ class VendorViewSet(OrganizationScopedViewSet):
     search_fields = ["name", "email", "contact_person"]
     ordering_fields = ["id", "code", "name", "email", "phone", "vendor_type", "status"]
 
+    @extend_schema(
+        responses={
+            200: {
+                "type": "array",
+                "items": {"type": "string", "enum": list(Vendor.VendorType.values)},
+            }
+        }
+    )
     @action(detail=False, methods=["get"], pagination_class=None)
     def types(self, request):
         types = (

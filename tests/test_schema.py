@@ -1,0 +1,175 @@
+"""The OpenAPI schema: generated without warnings, served as YAML and JSON, documented offline."""
+
+import json
+import re
+
+import pytest
+import yaml
+from django.contrib.staticfiles import finders
+from django.core.management import call_command
+from drf_spectacular.drainage import GENERATOR_STATS
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.validation import validate_schema
+
+EXTERNAL_URL = re.compile(r"""(?:https?:)?//[A-Za-z0-9.-]+\.[A-Za-z]{2,}""")
+ASSET_URL = re.compile(r"""(?:src|href)=["']([^"']+)["']""")
+
+
+@pytest.fixture(scope="module")
+def openapi() -> dict:
+    GENERATOR_STATS.reset()
+    generated = SchemaGenerator().get_schema(request=None, public=True)
+    assert not GENERATOR_STATS, "schema generation emitted warnings or errors"
+    return json.loads(json.dumps(generated, default=str))
+
+
+def operation(openapi: dict, method: str, path: str) -> dict:
+    return openapi["paths"][path][method]
+
+
+def json_schema(response: dict) -> dict:
+    return response["content"]["application/json"]["schema"]
+
+
+def test_spectacular_command_validates_with_no_warning(tmp_path):
+    # given a clean warning counter
+    GENERATOR_STATS.reset()
+    target = tmp_path / "schema.yml"
+
+    # when the schema is generated with the strictest flags (it raises on any warning)
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+
+    # then it was written and is an OpenAPI 3 document
+    document = yaml.safe_load(target.read_text())
+    assert document["openapi"].startswith("3.")
+    assert not GENERATOR_STATS
+
+
+def test_generated_schema_is_valid_openapi(openapi):
+    validate_schema(openapi)
+    assert openapi["components"]["securitySchemes"]["jwtAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
+
+
+def test_schema_endpoint_serves_yaml_by_default(api_client, db):
+    response = api_client.get("/api/schema/")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.oai.openapi")
+    document = yaml.safe_load(response.content)
+    assert document["info"]["title"] == "CRM API"
+    assert "/api/customers/" in document["paths"]
+
+
+def test_schema_endpoint_serves_json_on_request(api_client, db):
+    response = api_client.get("/api/schema/?format=json")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.oai.openapi+json")
+    document = json.loads(response.content)
+    assert "/api/deals/{id}/move_stage/" in document["paths"]
+
+
+@pytest.mark.parametrize("page", ["/api/docs/", "/api/redoc/"])
+def test_docs_pages_reference_only_local_static_assets(api_client, db, page):
+    # when the documentation page is loaded
+    response = api_client.get(page)
+
+    # then it is HTML without any absolute (CDN) URL
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert EXTERNAL_URL.findall(html) == []
+    # and every asset it references is a static file shipped with the project's packages
+    assets = ASSET_URL.findall(html)
+    assert assets
+    for asset in assets:
+        assert asset.startswith("/static/"), asset
+        assert finders.find(asset.removeprefix("/static/")) is not None, asset
+    assert "/api/schema/" in html
+
+
+def test_every_operation_documents_the_error_envelope(openapi):
+    for path, operations in openapi["paths"].items():
+        for method, spec in operations.items():
+            for code in ("400", "401", "403", "404", "405", "409", "429"):
+                assert json_schema(spec["responses"][code]) == {
+                    "$ref": "#/components/schemas/ErrorEnvelope"
+                }, (method, path, code)
+            if method in ("post", "put", "patch"):
+                assert "413" in spec["responses"], (method, path)
+                assert "415" in spec["responses"], (method, path)
+
+
+def test_lists_are_paginated_and_list_like_actions_are_bare(openapi):
+    customers = json_schema(operation(openapi, "get", "/api/customers/")["responses"]["200"])
+    page = openapi["components"]["schemas"][customers["$ref"].rsplit("/", 1)[1]]
+    assert sorted(page["properties"]) == ["count", "next", "previous", "results"]
+    assert page["properties"]["results"]["items"] == {"$ref": "#/components/schemas/CustomerList"}
+
+    for path, item in [
+        ("/api/organizations/my_organizations/", {"$ref": "#/components/schemas/Organization"}),
+        ("/api/organizations/{id}/members/", {"$ref": "#/components/schemas/Membership"}),
+        ("/api/user-roles/my_roles/", {"$ref": "#/components/schemas/UserRole"}),
+        ("/api/employees/departments/", {"type": "string"}),
+    ]:
+        body = json_schema(operation(openapi, "get", path)["responses"]["200"])
+        assert body["type"] == "array", path
+        assert body["items"] == item, path
+        parameters = {p["name"] for p in operation(openapi, "get", path).get("parameters", [])}
+        assert not parameters & {"page", "page_size"}, path
+
+    by_resource = json_schema(
+        operation(openapi, "get", "/api/permissions/by_resource/")["responses"]["200"]
+    )
+    assert by_resource["type"] == "object"
+    assert by_resource["additionalProperties"]["type"] == "array"
+
+
+def test_actions_document_their_own_bodies_and_answers(openapi):
+    def ref(method: str, path: str, code: str = "200") -> str:
+        return json_schema(operation(openapi, method, path)["responses"][code])["$ref"]
+
+    def request_ref(method: str, path: str) -> str:
+        body = operation(openapi, method, path)["requestBody"]
+        return body["content"]["application/json"]["schema"]["$ref"]
+
+    assert ref("post", "/api/customers/{id}/activate/").endswith("/CustomerMessage")
+    assert ref("post", "/api/leads/{id}/convert/", "201").endswith("/LeadConverted")
+    assert ref("post", "/api/deals/{id}/move_stage/").endswith("/DealMessage")
+    assert request_ref("post", "/api/deals/{id}/move_stage/").endswith("/StageIdRequest")
+    assert ref("get", "/api/deals/stats/").endswith("/DealStats")
+    assert ref("post", "/api/auth/login/").endswith("/LoginResponse")
+    assert ref("post", "/api/auth/refresh/").endswith("/TokenPair")
+    assert ref("post", "/api/organizations/", "201").endswith("/Organization")
+    assert request_ref("post", "/api/customers/bulk_delete/").endswith("/BulkDeleteRequest")
+    assert request_ref("post", "/api/leads/bulk_update/").endswith("/LeadBulkUpdateRequest")
+    lead_data = openapi["components"]["schemas"]["LeadBulkUpdateDataRequest"]
+    assert sorted(lead_data["properties"]) == sorted(
+        ["status", "qualification_status", "source", "assigned_to_id", "lead_score", "tags"]
+    )
+    assert "requestBody" not in operation(openapi, "post", "/api/deals/{id}/mark_won/")
+
+
+def test_csv_export_and_deletes_are_described(openapi):
+    export = operation(openapi, "get", "/api/deals/export_csv/")
+    assert export["responses"]["200"]["content"] == {"text/csv": {"schema": {"type": "string"}}}
+    filters = {p["name"] for p in export["parameters"]}
+    assert {"status", "search", "ordering", "organization"} <= filters
+
+    delete = operation(openapi, "delete", "/api/customers/{id}/")
+    assert "content" not in delete["responses"]["204"]
+
+
+def test_scoped_operations_take_the_organization_selection(openapi):
+    def parameters(method: str, path: str) -> dict:
+        found = operation(openapi, method, path).get("parameters", [])
+        return {(p["in"], p["name"]) for p in found}
+
+    assert ("header", "X-Organization-ID") in parameters("post", "/api/customers/")
+    assert ("query", "organization") in parameters("get", "/api/customers/")
+    assert ("query", "organization") in parameters("get", "/api/leads/stats/")
+    assert ("header", "X-Organization-ID") not in parameters("get", "/api/users/me/")
+    assert ("query", "organization") not in parameters("get", "/api/user-roles/my_roles/")
