@@ -6,6 +6,7 @@ ignored, 109 ms vs 0.9 ms at 1M rows). `deals_org_stage_id_idx` serves the deal 
 stage in its default order (id) without sorting the stage's rows. Indexes are built
 CONCURRENTLY (the migration is not atomic) so that applying it to a big live table does not block
 writes. The model state does not know these indexes; they live only in this migration.
+The trigram indexes are built with `fastupdate = off` (see migration 0003 for why).
 """
 
 from django.db import migrations
@@ -32,7 +33,7 @@ def index_statements() -> list[tuple[str, str]]:
         (
             name,
             f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} "
-            f"USING gin ((UPPER({column}::text)) gin_trgm_ops)",
+            f"USING gin ((UPPER({column}::text)) gin_trgm_ops) WITH (fastupdate = off)",
         )
         for name, table, column in TRIGRAM_INDEXES
     ]

@@ -58,6 +58,10 @@ class OrganizationScopedMixin(AtomicWritesMixin):
     filter_actions: tuple[str, ...] = ()
     #: Per-action serializer classes; "default" is the detail representation.
     serializer_classes: dict = {}
+    #: Detail actions whose `get_object()` reads the bare row, without `scope_queryset`'s joins:
+    #: their service locks and re-reads the row anyway, and the answer is built by
+    #: `detail_data`, which still applies the joins (saves a joined read and its prefetches).
+    bare_object_actions: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -101,6 +105,8 @@ class OrganizationScopedMixin(AtomicWritesMixin):
     def get_queryset(self):
         lookup = f"{self.organization_lookup}__in"
         queryset = self.queryset.filter(**{lookup: self.readable_organization_ids()})
+        if self.action in self.bare_object_actions:
+            return queryset
         return self.scope_queryset(queryset)
 
     def scope_queryset(self, queryset):

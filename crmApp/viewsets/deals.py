@@ -39,6 +39,8 @@ class DealViewSet(BulkActionsMixin, OrganizationScopedViewSet):
         "created_at",
     ]
     ordering_aliases = {"customer_name": "customer__name", "stage_name": "stage__name"}
+    # Transitions lock and re-read the deal in their service; the answer re-reads the detail.
+    bare_object_actions = ("move_stage", "mark_won", "mark_lost", "reopen")
     bulk_update_fields = (
         "priority",
         "assigned_to_id",
