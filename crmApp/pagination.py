@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import BigIntegerField, ExpressionWrapper, F, QuerySet
 from django.utils.functional import cached_property
 from rest_framework.pagination import PageNumberPagination
 
@@ -62,6 +62,33 @@ def list_count(queryset) -> int:
     return total
 
 
+#: Searches matching at most this many rows are sorted after the match (see search_ordering).
+SEARCH_SORT_LIMIT = 5_000
+
+
+def search_ordering(queryset: QuerySet) -> tuple[QuerySet, int]:
+    """A searched list's count, and the list ordered so that PostgreSQL uses the search indexes.
+
+    In id order the planner may walk the primary key and test every row against the search
+    (measured at 1M rows: 15 ms for a term matching 947 leads; a flip that depends on the
+    statistics sample) instead of collecting the matches from the trigram indexes and sorting
+    them (3 ms). When the count (taken first anyway) is small, the id terms become `id + 0`, the
+    same order that no index serves, which leaves the index-driven plan; a broad term keeps the
+    primary-key walk, which is the fast plan when most rows match (0.1 ms vs 100 ms for `e`).
+    """
+    count = list_count(queryset)
+    if count > SEARCH_SORT_LIMIT:
+        return queryset, count
+    ordering = []
+    for term in queryset.query.order_by:
+        if isinstance(term, str) and term.lstrip("-") in ("id", "pk"):
+            same_order = ExpressionWrapper(F("pk") + 0, output_field=BigIntegerField())
+            ordering.append(same_order.desc() if term.startswith("-") else same_order.asc())
+        else:
+            ordering.append(term)
+    return queryset.order_by(*ordering), count
+
+
 def cached_if_large(queryset: QuerySet, name: str, compute: Callable[[QuerySet], dict], size):
     """`compute(queryset)`, reused for a while when the figures cover a huge list.
 
@@ -93,6 +120,9 @@ class CachedCountPaginator(Paginator):
     def count(self) -> int:
         # A values_list() page (crmApp.serializers.fast) counts its plain model queryset: the
         # same SQL, cache key and plan as DRF's path, without the page's joins and columns.
+        known = getattr(self.object_list, "known_count", None)
+        if known is not None:  # already counted for this request (search_ordering)
+            return known
         return list_count(getattr(self.object_list, "count_queryset", self.object_list))
 
     def page(self, number):
