@@ -401,6 +401,9 @@ def write_results(path: Path) -> None:
         "queries of one request (warm), counted in-process on the same database.",
         "",
     ]
+    summary = BENCH / "SUMMARY.md"  # hand-written notes on the measured changes, kept on rewrite
+    if summary.exists():
+        lines += [summary.read_text().rstrip(), ""]
     for result in runs:
         machine = result["machine"]
         lines += [
