@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import models as db_models
 
 from crmApp import models
 
@@ -51,9 +52,14 @@ class UserAdmin(DjangoUserAdmin):
     )
 
 
+#: Bare domains typed into URL fields become https:// addresses (Django 6's default).
+HTTPS_URLS = {db_models.URLField: {"assume_scheme": "https"}}
+
+
 class OrganizationOwnedAdmin(admin.ModelAdmin):
     """Admin list for a tenant-owned model: filter by organization, foreign keys as raw ids."""
 
+    formfield_overrides = HTTPS_URLS
     list_filter: tuple = ("organization",)
     list_select_related = ("organization",)
     ordering = ("-id",)
@@ -64,6 +70,7 @@ class OrganizationOwnedAdmin(admin.ModelAdmin):
 
 @admin.register(models.Organization)
 class OrganizationAdmin(admin.ModelAdmin):
+    formfield_overrides = HTTPS_URLS
     list_display = ("id", "name", "slug", "is_active", "subscription_plan", "created_at")
     search_fields = ("name", "slug")
     list_filter = ("is_active", "subscription_plan")
