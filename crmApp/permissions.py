@@ -159,6 +159,13 @@ SYSTEM_ROLES: dict[str, tuple[str, str, tuple[Perm, ...]]] = {
 }
 
 
+#: The permissions created with every organization: exactly those the system roles grant. The
+#: other pairs of the vocabulary are left for clients to create (and grant to custom roles).
+SYSTEM_PERMISSIONS: tuple[Perm, ...] = tuple(
+    sorted({perm for _name, _description, grants in SYSTEM_ROLES.values() for perm in grants})
+)
+
+
 @dataclass
 class Access:
     """What one user may do, per organization; resolved once per request (one query)."""

@@ -16,7 +16,7 @@ from crmApp.models import (
     UserOrganization,
     UserRole,
 )
-from crmApp.permissions import ACTIONS, RESOURCES, SYSTEM_ROLES
+from crmApp.permissions import SYSTEM_PERMISSIONS, SYSTEM_ROLES
 
 
 def unique_slug(*, name: str, taken, max_length: int = 255) -> str:
@@ -32,7 +32,11 @@ def unique_slug(*, name: str, taken, max_length: int = 255) -> str:
 
 
 def organization_setup_rbac(*, organization: Organization) -> dict[str, Role]:
-    """Create every (resource, action) permission and the system roles for an organization."""
+    """Create the system permissions and the system roles granting them for an organization.
+
+    Only the pairs the system roles use are created (and protected as system permissions), so a
+    client can still create any other pair of the vocabulary and grant it to a custom role.
+    """
     permissions = Permission.objects.bulk_create(
         Permission(
             organization=organization,
@@ -41,8 +45,7 @@ def organization_setup_rbac(*, organization: Organization) -> dict[str, Role]:
             description=f"{action.title()} {resource}",
             is_system_permission=True,
         )
-        for resource in RESOURCES
-        for action in ACTIONS
+        for resource, action in SYSTEM_PERMISSIONS
     )
     by_pair = {(p.resource, p.action): p for p in permissions}
     roles = {}

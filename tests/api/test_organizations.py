@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from crmApp.models import Organization, Permission, Role, UserOrganization, UserRole
-from crmApp.permissions import SYSTEM_ROLES
+from crmApp.permissions import SYSTEM_PERMISSIONS, SYSTEM_ROLES
 from tests.conftest import make_member, membership
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
@@ -90,7 +90,7 @@ def test_create_organization_makes_the_caller_its_owner_with_roles_and_permissio
     assert organization.postal_code == "73301"
     owner = membership(outsider.user, organization)
     assert (owner.is_owner, owner.is_active) == (True, True)
-    assert Permission.objects.filter(organization=organization).count() == 60
+    assert Permission.objects.filter(organization=organization).count() == len(SYSTEM_PERMISSIONS)
     assert set(
         Role.objects.filter(organization=organization, is_system_role=True).values_list(
             "slug", flat=True

@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from crmApp.models import Customer, Permission, Role, RolePermission, UserOrganization, UserRole
-from crmApp.permissions import ACTIONS, RESOURCES
+from crmApp.permissions import ACTIONS, RESOURCES, SYSTEM_PERMISSIONS
 from crmApp.services.rbac import role_create
 from tests.conftest import make_member, membership
 from tests.factories import CustomerFactory, MembershipFactory, OrganizationFactory, UserFactory
@@ -66,7 +66,7 @@ def test_permission_list_shows_the_organizations_permissions(owner, other_owner)
     response = owner.client.get(PERMISSIONS, {"page_size": 100})
 
     assert response.status_code == 200
-    assert response.data["count"] == len(RESOURCES) * len(ACTIONS)
+    assert response.data["count"] == len(SYSTEM_PERMISSIONS)
     first = response.data["results"][0]
     assert list(first) == PERMISSION_KEYS
     assert {p["organization"] for p in response.data["results"]} == {owner.organization.pk}
@@ -910,7 +910,28 @@ def test_a_client_created_permission_takes_effect(owner, no_role):
     assert assigned.status_code == 201
     listing = no_role.client.get(PERMISSIONS, {"page_size": 100})
     assert listing.status_code == 200
-    assert listing.data["count"] == 59
+    assert listing.data["count"] == len(SYSTEM_PERMISSIONS) - 2 + 1
+
+
+def test_an_unseeded_vocabulary_pair_can_be_created_and_granted(owner, no_role):
+    created = owner.client.post(
+        PERMISSIONS, {"resource": "roles", "action": "create"}, format="json"
+    )
+    assert created.status_code == 201, created.data
+    assert created.data["is_system_permission"] is False
+    creator = owner.client.post(
+        ROLES, {"name": "Role Creator", "permission_ids": [created.data["id"]]}, format="json"
+    )
+    assert creator.status_code == 201, creator.data
+    refused = no_role.client.post(ROLES, {"name": "Before"}, format="json")
+    assert refused.status_code == 403
+    owner.client.post(
+        USER_ROLES, {"user": no_role.user.pk, "role_id": creator.data["id"]}, format="json"
+    )
+    allowed = no_role.client.post(ROLES, {"name": "After"}, format="json")
+    assert allowed.status_code == 201, allowed.data
+    assert Role.objects.filter(organization=owner.organization, name="After").exists()
+    assert not Role.objects.filter(name="Before").exists()
 
 
 def test_the_owner_needs_no_role(owner):
