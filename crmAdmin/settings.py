@@ -5,6 +5,7 @@ off, but an unset SECRET_KEY is replaced by a random per-checkout key only when 
 test suite runs; otherwise the process refuses to start.
 """
 
+import os
 import secrets
 import sys
 from datetime import timedelta
@@ -31,9 +32,14 @@ def _development_secret_key() -> str:
     return key_file.read_text().strip()
 
 
+# Serving = the WSGI/ASGI entry points (gunicorn) or runserver. Other management commands
+# (migrate, makemigrations --check, shell) sign nothing a client keeps, so they may run on the
+# per-checkout key; a server never does when DEBUG is off.
+SERVING = os.environ.get("CRM_SERVING") == "1" or sys.argv[1:2] == ["runserver"]
+
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not (DEBUG or TESTING):
+    if SERVING and not (DEBUG or TESTING):
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = _development_secret_key()
 
