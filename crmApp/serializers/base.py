@@ -66,6 +66,18 @@ class OrganizationField(serializers.PrimaryKeyRelatedField):
         return Organization.objects.filter(pk__in=get_access(request).member_org_ids)
 
 
+class ZipCodeField(serializers.CharField):
+    """The address group's postal code: `postal_code` in the models, `zip_code` on the wire."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("source", "postal_code")
+        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault("allow_blank", True)
+        super().__init__(**kwargs)
+
+
 class TagsField(serializers.ListField):
     """A bounded list of short strings."""
 

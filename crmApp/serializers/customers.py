@@ -3,7 +3,12 @@
 from rest_framework import serializers
 
 from crmApp.models import Customer, Employee, Lead
-from crmApp.serializers.base import ScopedRelatedField, TagsField, TenantModelSerializer
+from crmApp.serializers.base import (
+    ScopedRelatedField,
+    TagsField,
+    TenantModelSerializer,
+    ZipCodeField,
+)
 from crmApp.serializers.employees_nested import EmployeeListItemSerializer
 
 
@@ -44,9 +49,7 @@ class CustomerSerializer(TenantModelSerializer):
         required=False,
         allow_null=True,
     )
-    zip_code = serializers.CharField(
-        source="postal_code", max_length=20, required=False, allow_null=True, allow_blank=True
-    )
+    zip_code = ZipCodeField()
     tags = TagsField()
     converted_from_lead = LeadReferenceSerializer(read_only=True, allow_null=True)
 
@@ -84,5 +87,3 @@ class CustomerSerializer(TenantModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "code", "converted_at", "created_at", "updated_at"]
-        # Codes are generated on save; no (organization, code) uniqueness check on input.
-        validators = []

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from crmApp.models import Employee, User, UserOrganization
 from crmApp.permissions import get_access
-from crmApp.serializers.base import ScopedRelatedField, TenantModelSerializer
+from crmApp.serializers.base import ScopedRelatedField, TenantModelSerializer, ZipCodeField
 from crmApp.serializers.employees_nested import EmployeeListItemSerializer
 from crmApp.serializers.users import UserSerializer
 
@@ -43,9 +43,7 @@ class EmployeeSerializer(TenantModelSerializer):
         source="manager", queryset=Employee.objects.all(), allow_null=True, required=False
     )
     full_name = serializers.CharField(read_only=True)
-    zip_code = serializers.CharField(
-        source="postal_code", max_length=20, allow_null=True, allow_blank=True, required=False
-    )
+    zip_code = ZipCodeField()
 
     class Meta:
         model = Employee
@@ -79,9 +77,6 @@ class EmployeeSerializer(TenantModelSerializer):
             "manager_id",
         ]
         read_only_fields = ["id", "code", "created_at", "updated_at"]
-        # Codes are generated server-side; the (organization, code) constraint needs no
-        # validator (it would also make `organization` required, which it is not).
-        validators = []
 
     def validate_department(self, value: str | None) -> str | None:
         return value or None

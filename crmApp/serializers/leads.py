@@ -8,7 +8,12 @@ converted, so the lead and the customer made from it cannot drift apart [B1].
 from rest_framework import serializers
 
 from crmApp.models import Employee, Lead
-from crmApp.serializers.base import ScopedRelatedField, TagsField, TenantModelSerializer
+from crmApp.serializers.base import (
+    ScopedRelatedField,
+    TagsField,
+    TenantModelSerializer,
+    ZipCodeField,
+)
 from crmApp.serializers.employees_nested import EmployeeListItemSerializer
 
 CONVERTED_ONLY_BY_CONVERT = "Only lead conversion can set this status."
@@ -54,9 +59,7 @@ class LeadSerializer(TenantModelSerializer):
     )
     converted_by = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     converted_by_name = serializers.SerializerMethodField()
-    zip_code = serializers.CharField(
-        source="postal_code", max_length=20, required=False, allow_null=True, allow_blank=True
-    )
+    zip_code = ZipCodeField()
     tags = TagsField()
 
     class Meta:
@@ -101,8 +104,6 @@ class LeadSerializer(TenantModelSerializer):
             "created_at",
             "updated_at",
         ]
-        # Codes are generated on save; no (organization, code) uniqueness check on input.
-        validators = []
 
     def get_fields(self):
         fields = super().get_fields()

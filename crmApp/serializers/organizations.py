@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from crmApp.models import Organization, User, UserOrganization
-from crmApp.serializers.base import BoundedModelSerializer, SettingsField
+from crmApp.serializers.base import BoundedModelSerializer, SettingsField, ZipCodeField
 from crmApp.serializers.users import UserSerializer
 
 MAX_ID = 2**63 - 1
@@ -12,9 +12,7 @@ UNKNOWN_EMAIL = "No user with this email address."
 class OrganizationSerializer(BoundedModelSerializer):
     """The organization representation (§7.2); `member_count` is annotated by the viewset."""
 
-    zip_code = serializers.CharField(
-        source="postal_code", max_length=20, required=False, allow_null=True, allow_blank=True
-    )
+    zip_code = ZipCodeField()
     settings = SettingsField(required=False)
     member_count = serializers.IntegerField(read_only=True)
 

@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from crmApp.models import Vendor
-from crmApp.serializers.base import TenantModelSerializer
+from crmApp.serializers.base import TenantModelSerializer, ZipCodeField
 
 
 class VendorListItemSerializer(serializers.ModelSerializer):
@@ -14,9 +14,7 @@ class VendorListItemSerializer(serializers.ModelSerializer):
 
 
 class VendorSerializer(TenantModelSerializer):
-    zip_code = serializers.CharField(
-        source="postal_code", max_length=20, allow_null=True, allow_blank=True, required=False
-    )
+    zip_code = ZipCodeField()
 
     class Meta:
         model = Vendor
@@ -44,6 +42,3 @@ class VendorSerializer(TenantModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "code", "created_at", "updated_at"]
-        # Codes are generated server-side; the (organization, code) constraint needs no
-        # validator (it would also make `organization` required, which it is not).
-        validators = []
