@@ -3,11 +3,11 @@
 
 A steadier companion to `make bench` on a shared machine: wrk's figures move with whatever
 else runs, this measures one request at a time with Django's test client against the seeded
-`crm_bench` database (same production settings as the benchmark server) and prints the median
+`crm_bench_1m` database (same production settings as the benchmark server) and prints the median
 and p90 of wall time over `--repeat` requests after a warm-up. Used to check each change of the
 second performance round before running wrk (bench/RESULTS.md).
 
-    .venv/bin/python bench/cpu.py [--database crm_bench] [--repeat 200] [--scenarios a,b]
+    .venv/bin/python bench/cpu.py [--database crm_bench_1m] [--repeat 200] [--scenarios a,b]
 """
 
 import argparse
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--database", default="crm_bench")
+    parser.add_argument("--database", default="crm_bench_1m")
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--scenarios", default="")
     parser.add_argument("--profile", action="store_true", help="cProfile the timed requests")

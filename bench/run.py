@@ -74,23 +74,29 @@ def index_statements() -> list[tuple[str, str]]:
 # --- database ----------------------------------------------------------------------------------
 
 
+def database_name(args, scale: str) -> str:
+    """One database per scale, so a 10k + 1M run reuses both seeds instead of reseeding."""
+    return f"{args.database}_{scale}"
+
+
 def prepare_database(args, scale: str, env: dict) -> dict:
     """Reuse the seeded database when it holds this scale, else recreate, migrate and seed."""
     STATE.mkdir(exist_ok=True)
-    info_file = STATE / f"{args.database}.json"
-    exists = psql(f"SELECT 1 FROM pg_database WHERE datname = '{args.database}'") == "1"
+    database = database_name(args, scale)
+    info_file = STATE / f"{database}.json"
+    exists = psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}'") == "1"
     info = json.loads(info_file.read_text()) if info_file.exists() else {}
     if exists and info.get("scale") == scale and not args.reseed:
-        log(f"reusing database {args.database} seeded at {scale}")
+        log(f"reusing database {database} seeded at {scale}")
         run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT)
         return info
     customers, leads, deals = SCALES[scale]
-    log(f"creating {args.database} and seeding {customers} customers, {leads} leads, {deals} deals")
-    psql(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
-    psql(f'CREATE DATABASE "{args.database}"')
+    log(f"creating {database} and seeding {customers} customers, {leads} leads, {deals} deals")
+    psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    psql(f'CREATE DATABASE "{database}"')
     run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT)
     # Bulk loading is faster without the GIN indexes; build them once the rows are in.
-    set_search_indexes(args.database, present=False)
+    set_search_indexes(database, present=False)
     started = time.perf_counter()
     out = run(
         [
@@ -108,7 +114,7 @@ def prepare_database(args, scale: str, env: dict) -> dict:
     seeded = time.perf_counter() - started
     log(out.strip().splitlines()[-2])
     started = time.perf_counter()
-    set_search_indexes(args.database, present=True)
+    set_search_indexes(database, present=True)
     indexed = time.perf_counter() - started
     info = json.loads(info_file.read_text())
     info.update(scale=scale, seed_seconds=round(seeded, 1), index_seconds=round(indexed, 1))
@@ -481,7 +487,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--database", default="crm_bench")
+    parser.add_argument("--database", default="crm_bench", help="prefix; one database per scale")
     parser.add_argument("--reseed", action="store_true", help="recreate the database")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--label", default="current", help="names this run in RESULTS.md")
@@ -499,11 +505,8 @@ def main() -> None:
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     RESULTS_DIR.mkdir(exist_ok=True)
     STATE.mkdir(exist_ok=True)
-    url = f"postgres://postgres@127.0.0.1:5432/{args.database}"
-    base_env = {**os.environ, "DATABASE_URL": url, "DEBUG": "true"}
     server_env = {
         **os.environ,
-        "DATABASE_URL": url,
         "DEBUG": "false",
         "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789abcdef",
         "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
@@ -527,10 +530,13 @@ def main() -> None:
     )
     for scale in [s.strip() for s in args.scales.split(",") if s.strip()]:
         scale_started = time.perf_counter()
-        info = prepare_database(args, scale, base_env)
+        database = database_name(args, scale)
+        url = f"postgres://postgres@127.0.0.1:5432/{database}"
+        server_env["DATABASE_URL"] = url
+        info = prepare_database(args, scale, {**os.environ, "DATABASE_URL": url, "DEBUG": "true"})
         if args.seed_only:
             continue
-        set_search_indexes(args.database, present=not args.without_indexes)
+        set_search_indexes(database, present=not args.without_indexes)
         result = {
             "label": args.label,
             "order": args.order,
@@ -578,8 +584,8 @@ def main() -> None:
         out.write_text(json.dumps(result, indent=2))
         log(f"{scale} done in {result['seconds']}s")
         write_results(Path(args.results))
-    if args.without_indexes:
-        set_search_indexes(args.database, present=True)
+        if args.without_indexes:
+            set_search_indexes(database, present=True)
 
 
 if __name__ == "__main__":

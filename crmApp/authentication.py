@@ -6,12 +6,62 @@ token was issued after the user's last password change. The session and its user
 indexed query, which replaces simplejwt's own user lookup.
 """
 
+from functools import lru_cache
+
 from django.contrib.auth.backends import ModelBackend
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 
+from crmApp.db import hot_cursor
 from crmApp.models import User, UserSession
+
+
+@lru_cache(maxsize=32)
+def session_user_query(db) -> tuple[str, tuple[str, ...], tuple[tuple, ...]]:
+    """SQL for the user of a live session, its attribute names and per-column converters.
+
+    Written once per database connection object (one per thread): every authenticated request
+    runs it, and compiling the equivalent `select_related` queryset cost ~1 ms per request,
+    three times the query itself. The converters are those the ORM applies (SQLite returns
+    datetimes as text).
+    """
+    quote = db.ops.quote_name
+    fields = User._meta.concrete_fields
+    columns = ", ".join(f"u.{quote(field.column)}" for field in fields)
+    sql = (
+        f"SELECT {columns} FROM {quote(UserSession._meta.db_table)} s "
+        f"JOIN {quote(User._meta.db_table)} u ON u.id = s.user_id "
+        "WHERE s.id = %s AND s.user_id = %s AND s.is_revoked = %s"
+    )
+    converters = []
+    for field in fields:
+        column = field.get_col(User._meta.db_table)
+        converters.append(
+            (
+                column,
+                (*db.ops.get_db_converters(column), *column.get_db_converters(db)),
+            )
+        )
+    return sql, tuple(field.attname for field in fields), tuple(converters)
+
+
+def session_user(session_id: int, user_id: int) -> User | None:
+    """The user of session `session_id` when it is not revoked and belongs to `user_id`."""
+    db = connections[DEFAULT_DB_ALIAS]
+    sql, attnames, converters = session_user_query(db)
+    with hot_cursor() as cursor:
+        cursor.execute(sql, [session_id, user_id, False])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = []
+    for value, (column, column_converters) in zip(row, converters, strict=True):
+        for convert in column_converters:
+            value = convert(value, column, db)
+        values.append(value)
+    return User.from_db(db.alias, attnames, values)
 
 
 class RevocableJWTAuthentication(JWTAuthentication):
@@ -20,16 +70,11 @@ class RevocableJWTAuthentication(JWTAuthentication):
     def get_user(self, validated_token):
         session_id = validated_token.get("sid")
         user_id = validated_token.get("user_id")
-        if session_id is None or user_id is None:
+        if type(session_id) is not int or type(user_id) is not int:  # not bool
             raise InvalidToken(_("Token contained no recognizable user identification"))
-        session = (
-            UserSession.objects.select_related("user")
-            .filter(pk=session_id, user_id=user_id, is_revoked=False)
-            .first()
-        )
-        if session is None:
+        user = session_user(session_id, user_id)
+        if user is None:
             raise AuthenticationFailed(_("Token has been revoked"), code="token_revoked")
-        user = session.user
         if not user.is_active:
             raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
         changed = user.password_changed_at
