@@ -51,6 +51,22 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
+class StrictFilterSet(django_filters.FilterSet):
+    """A FilterSet whose form class is built once per FilterSet class, not once per request.
+
+    django-filter rebuilds the form class (every filter's form field) for each request: ~0.5 ms
+    of a filtered list. Our filters do not depend on the request (no per-request querysets), so
+    the class is reused; Django still copies its fields into each form instance.
+    """
+
+    def get_form_class(self):
+        form_class = type(self).__dict__.get("_form_class")
+        if form_class is None:
+            form_class = super().get_form_class()
+            type(self)._form_class = form_class
+        return form_class
+
+
 class StrictFilterBackend(DjangoFilterBackend):
     def filter_queryset(self, request, queryset, view):
         if getattr(view, "action", None) not in {"list", *getattr(view, "filter_actions", ())}:

@@ -1,11 +1,11 @@
 import django_filters
 
-from crmApp.filters.base import IdFilter
+from crmApp.filters.base import IdFilter, StrictFilterSet
 from crmApp.models import Customer
 from crmApp.models.base import ActiveStatus
 
 
-class CustomerFilterSet(django_filters.FilterSet):
+class CustomerFilterSet(StrictFilterSet):
     status = django_filters.ChoiceFilter(choices=ActiveStatus.choices)
     customer_type = django_filters.ChoiceFilter(choices=Customer.CustomerType.choices)
     assigned_to = IdFilter(field_name="assigned_to_id")

@@ -1,10 +1,10 @@
 import django_filters
 
-from crmApp.filters.base import IdFilter, StrictBooleanFilter
+from crmApp.filters.base import IdFilter, StrictBooleanFilter, StrictFilterSet
 from crmApp.models import Deal
 
 
-class DealFilterSet(django_filters.FilterSet):
+class DealFilterSet(StrictFilterSet):
     status = django_filters.ChoiceFilter(choices=Deal.Status.choices)
     priority = django_filters.ChoiceFilter(choices=Deal.Priority.choices)
     pipeline = IdFilter(field_name="pipeline_id")

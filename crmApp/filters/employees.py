@@ -1,11 +1,11 @@
 import django_filters
 
-from crmApp.filters.base import IdFilter
+from crmApp.filters.base import IdFilter, StrictFilterSet
 from crmApp.models import Employee
 from crmApp.models.base import ActiveStatus
 
 
-class EmployeeFilterSet(django_filters.FilterSet):
+class EmployeeFilterSet(StrictFilterSet):
     status = django_filters.ChoiceFilter(choices=ActiveStatus.choices)
     department = django_filters.CharFilter(max_length=100)
     employment_type = django_filters.ChoiceFilter(choices=Employee.EmploymentType.choices)

@@ -2,7 +2,7 @@ import django_filters
 from django import forms
 from drf_spectacular.utils import extend_schema_field
 
-from crmApp.filters.base import IdFilter, StrictBooleanFilter
+from crmApp.filters.base import IdFilter, StrictBooleanFilter, StrictFilterSet
 from crmApp.models import Lead
 from crmApp.models.base import ActiveStatus
 
@@ -19,7 +19,7 @@ class ScoreFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
-class LeadFilterSet(django_filters.FilterSet):
+class LeadFilterSet(StrictFilterSet):
     status = django_filters.ChoiceFilter(choices=ActiveStatus.choices)
     qualification_status = django_filters.ChoiceFilter(choices=Lead.QualificationStatus.choices)
     source = django_filters.ChoiceFilter(choices=Lead.Source.choices)

@@ -1,10 +1,8 @@
-import django_filters
-
-from crmApp.filters.base import IdFilter, StrictBooleanFilter
+from crmApp.filters.base import IdFilter, StrictBooleanFilter, StrictFilterSet
 from crmApp.models import UserOrganization
 
 
-class MembershipFilterSet(django_filters.FilterSet):
+class MembershipFilterSet(StrictFilterSet):
     """Extra narrowing for `user-organizations/` (the contract defines none; all optional)."""
 
     user = IdFilter(field_name="user_id")

@@ -1,10 +1,8 @@
-import django_filters
-
-from crmApp.filters.base import IdFilter, StrictBooleanFilter
+from crmApp.filters.base import IdFilter, StrictBooleanFilter, StrictFilterSet
 from crmApp.models import Pipeline, PipelineStage
 
 
-class PipelineFilterSet(django_filters.FilterSet):
+class PipelineFilterSet(StrictFilterSet):
     active_only = StrictBooleanFilter(method="filter_active_only")
     is_active = StrictBooleanFilter(field_name="is_active")
     is_default = StrictBooleanFilter(field_name="is_default")
@@ -18,7 +16,7 @@ class PipelineFilterSet(django_filters.FilterSet):
         return queryset.filter(is_active=True) if value else queryset
 
 
-class PipelineStageFilterSet(django_filters.FilterSet):
+class PipelineStageFilterSet(StrictFilterSet):
     pipeline = IdFilter(field_name="pipeline_id")
     is_active = StrictBooleanFilter(field_name="is_active")
 

@@ -1,10 +1,11 @@
 import django_filters
 
+from crmApp.filters.base import StrictFilterSet
 from crmApp.models import Vendor
 from crmApp.models.base import ActiveStatus
 
 
-class VendorFilterSet(django_filters.FilterSet):
+class VendorFilterSet(StrictFilterSet):
     status = django_filters.ChoiceFilter(choices=ActiveStatus.choices)
     vendor_type = django_filters.ChoiceFilter(choices=Vendor.VendorType.choices)
 
