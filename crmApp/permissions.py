@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from rest_framework import permissions
 
+from crmApp.db import hot_cursor
+
 RESOURCES = (
     "users",
     "organizations",
@@ -218,8 +220,6 @@ def resolve_access(user) -> Access:
     memberships of the user: leaving an organization (or being deactivated in it) ends every
     permission held there at once, whatever role assignments remain.
     """
-    from crmApp.db import hot_cursor
-
     if user is None or not user.is_authenticated:
         return Access(user_id=None)
     with hot_cursor() as cursor:
