@@ -4,8 +4,10 @@
 A steadier companion to `make bench` on a shared machine: wrk's figures move with whatever
 else runs, this measures one request at a time with Django's test client against the seeded
 `crm_bench_1m` database (same production settings as the benchmark server) and prints the median
-and p90 of wall time over `--repeat` requests after a warm-up. Used to check each change of the
-second performance round before running wrk (bench/RESULTS.md).
+and p90 of wall time over `--repeat` requests after a warm-up, and the median CPU time of this
+process alone (steadier still: it leaves out PostgreSQL and whatever else the machine runs).
+Used to check each change of the second and later performance rounds before running wrk
+(bench/RESULTS.md).
 
     .venv/bin/python bench/cpu.py [--database crm_bench_1m] [--repeat 200] [--scenarios a,b]
 """
@@ -94,15 +96,16 @@ def main() -> None:
         for _ in range(max(5, args.repeat // 10)):
             response = call()
             assert response.status_code < 300, (name, response.status_code, response.content)
-        times = []
+        times, cpu_times = [], []
         profiler = cProfile.Profile() if args.profile else None
         for _ in range(args.repeat):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             if profiler:
                 profiler.runcall(call)
             else:
                 call()
             times.append((time.perf_counter() - started) * 1000)
+            cpu_times.append((time.process_time() - cpu_started) * 1000)
         if profiler:
             pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "tottime")).print_stats(
                 int(os.environ.get("BENCH_TOP", "25"))
@@ -110,7 +113,11 @@ def main() -> None:
         times.sort()
         p90 = times[int(len(times) * 0.9) - 1]
         median = statistics.median(times)
-        print(f"{name:16} median {median:6.2f} ms   p90 {p90:6.2f} ms", flush=True)
+        cpu = statistics.median(cpu_times)
+        print(
+            f"{name:16} median {median:6.2f} ms   p90 {p90:6.2f} ms   app CPU {cpu:6.2f} ms",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

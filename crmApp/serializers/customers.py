@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from crmApp.models import Customer, Employee, Lead
 from crmApp.serializers.base import (
+    CachedFieldsModelSerializer,
     ScopedRelatedField,
     TagsField,
     TenantModelSerializer,
@@ -12,14 +13,14 @@ from crmApp.serializers.base import (
 from crmApp.serializers.employees_nested import EmployeeListItemSerializer
 
 
-class LeadReferenceSerializer(serializers.ModelSerializer):
+class LeadReferenceSerializer(CachedFieldsModelSerializer):
     class Meta:
         model = Lead
         fields = ["id", "name"]
         read_only_fields = fields
 
 
-class CustomerListSerializer(serializers.ModelSerializer):
+class CustomerListSerializer(CachedFieldsModelSerializer):
     assigned_to_name = serializers.SerializerMethodField()
 
     class Meta:

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from crmApp.models import Customer, Deal, Employee, Pipeline, PipelineStage
 from crmApp.serializers.base import (
     MAX_TEXT_LENGTH,
+    CachedFieldsModelSerializer,
     ScopedRelatedField,
     TagsField,
     TenantModelSerializer,
@@ -30,7 +31,7 @@ def _pk(obj) -> int | None:
     return obj.pk if obj is not None else None
 
 
-class DealListSerializer(serializers.ModelSerializer):
+class DealListSerializer(CachedFieldsModelSerializer):
     customer_name = serializers.CharField(source="customer.name", read_only=True, allow_null=True)
     stage_name = serializers.CharField(source="stage.name", read_only=True, allow_null=True)
     assigned_to_name = serializers.CharField(

@@ -8,9 +8,10 @@ use this one shape. `manager_name` reads `employee.manager`: callers must
 from rest_framework import serializers
 
 from crmApp.models import Employee
+from crmApp.serializers.base import CachedFieldsModelSerializer
 
 
-class EmployeeListItemSerializer(serializers.ModelSerializer):
+class EmployeeListItemSerializer(CachedFieldsModelSerializer):
     full_name = serializers.CharField(read_only=True)
     manager_name = serializers.SerializerMethodField()
 

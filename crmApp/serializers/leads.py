@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from crmApp.models import Employee, Lead
 from crmApp.serializers.base import (
+    CachedFieldsModelSerializer,
     ScopedRelatedField,
     TagsField,
     TenantModelSerializer,
@@ -20,7 +21,7 @@ CONVERTED_ONLY_BY_CONVERT = "Only lead conversion can set this status."
 CONVERTED_IS_FINAL = "The qualification status of a converted lead cannot be changed."
 
 
-class LeadListSerializer(serializers.ModelSerializer):
+class LeadListSerializer(CachedFieldsModelSerializer):
     assigned_to_name = serializers.SerializerMethodField()
 
     class Meta:

@@ -1,7 +1,12 @@
 from rest_framework import serializers
 
 from crmApp.models import Organization, User, UserOrganization
-from crmApp.serializers.base import BoundedModelSerializer, SettingsField, ZipCodeField
+from crmApp.serializers.base import (
+    BoundedModelSerializer,
+    CachedFieldsModelSerializer,
+    SettingsField,
+    ZipCodeField,
+)
 from crmApp.serializers.users import UserSerializer
 
 MAX_ID = 2**63 - 1
@@ -58,7 +63,7 @@ class OrganizationCreateSerializer(OrganizationSerializer):
         read_only_fields = [*OrganizationSerializer.Meta.read_only_fields, "is_active"]
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class MembershipSerializer(CachedFieldsModelSerializer):
     """The membership representation (§7.2) plus the `user_id` / `organization_id` echo keys.
 
     Lists annotate `organization_member_count` so the nested organization needs no query.

@@ -3,11 +3,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from crmApp.models import User, UserSession
+from crmApp.serializers.base import CachedFieldsModelSerializer
 
 PASSWORDS_DIFFER = "Password fields didn't match."
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(CachedFieldsModelSerializer):
     full_name = serializers.CharField(read_only=True)
 
     class Meta:
@@ -51,7 +52,7 @@ class UserSerializer(serializers.ModelSerializer):
         return value
 
 
-class RegistrationSerializer(serializers.ModelSerializer):
+class RegistrationSerializer(CachedFieldsModelSerializer):
     password = serializers.CharField(
         write_only=True, max_length=128, style={"input_type": "password"}
     )
@@ -132,7 +133,7 @@ class RefreshSerializer(serializers.Serializer):
     refresh = serializers.CharField(max_length=2000)
 
 
-class SessionSerializer(serializers.ModelSerializer):
+class SessionSerializer(CachedFieldsModelSerializer):
     """A login session; the raw refresh token is never shown."""
 
     class Meta:

@@ -1,12 +1,10 @@
 """Vendor list item and detail (contract §7.5)."""
 
-from rest_framework import serializers
-
 from crmApp.models import Vendor
-from crmApp.serializers.base import TenantModelSerializer, ZipCodeField
+from crmApp.serializers.base import CachedFieldsModelSerializer, TenantModelSerializer, ZipCodeField
 
 
-class VendorListItemSerializer(serializers.ModelSerializer):
+class VendorListItemSerializer(CachedFieldsModelSerializer):
     class Meta:
         model = Vendor
         fields = ["id", "code", "name", "email", "phone", "vendor_type", "status"]

@@ -71,7 +71,21 @@ def utc_today() -> datetime.date:
 
 
 def _lock(deal: Deal) -> Deal:
-    return Deal.objects.select_for_update().get(pk=deal.pk)
+    """Lock the deal's row and return it as now stored.
+
+    Relations the caller already loaded (the customer, the pipeline with its stages, the stage,
+    the assignee) carry over to the fresh instance wherever the row still points at them, so
+    the caller can answer with the detail without a second joined read.
+    """
+    locked = Deal.objects.select_for_update().get(pk=deal.pk)
+    for field in Deal._meta.concrete_fields:
+        if (
+            field.is_relation
+            and field.is_cached(deal)
+            and getattr(locked, field.attname) == getattr(deal, field.attname)
+        ):
+            field.set_cached_value(locked, field.get_cached_value(deal))
+    return locked
 
 
 def _is_closed(deal: Deal) -> bool:
@@ -196,17 +210,12 @@ def deal_update(*, deal: Deal, **changes) -> Deal:
 def deal_move_stage(*, deal: Deal, stage_id: int) -> Deal:
     """Move a deal to another stage of its own pipeline (see the module docstring)."""
     deal = _lock(deal)
-    stage = (
-        PipelineStage.objects.filter(
-            pk=stage_id,
-            pipeline_id=deal.pipeline_id,
-            pipeline__organization_id=deal.organization_id,
-        ).first()
-        if deal.pipeline_id is not None
-        else None
-    )
-    if stage is None:
-        raise StageNotFound()
+    # The deal's pipeline is of the deal's organization (checked when the deal was created and
+    # fixed since), so a stage of that pipeline is too.
+    try:
+        stage = PipelineStage.objects.get(pk=stage_id, pipeline_id=deal.pipeline_id)
+    except PipelineStage.DoesNotExist:
+        raise StageNotFound() from None
     _check_can_enter(deal, stage)
     _enter_stage(deal, stage)
     # Only what a move can change (plus expected_revenue/updated_at, added by Deal.save).

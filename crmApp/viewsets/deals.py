@@ -39,8 +39,6 @@ class DealViewSet(BulkActionsMixin, OrganizationScopedViewSet):
         "created_at",
     ]
     ordering_aliases = {"customer_name": "customer__name", "stage_name": "stage__name"}
-    # Transitions lock and re-read the deal in their service; the answer re-reads the detail.
-    bare_object_actions = ("move_stage", "mark_won", "mark_lost", "reopen")
     bulk_update_fields = (
         "priority",
         "assigned_to_id",
@@ -62,7 +60,9 @@ class DealViewSet(BulkActionsMixin, OrganizationScopedViewSet):
         )
 
     def _answer(self, message: str, deal: Deal) -> Response:
-        return Response({"message": message, "deal": self.detail_data(deal)})
+        """A transition's answer: its service returns the locked row with the relations
+        `get_object` loaded, so the detail is serialized without reading it again."""
+        return Response({"message": message, "deal": self.serialize_detail(deal)})
 
     @extend_schema(responses=DealStatsSerializer)
     @action(detail=False, methods=["get"])

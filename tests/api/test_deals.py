@@ -6,7 +6,7 @@ import io
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, reset_queries
 from django.test.utils import CaptureQueriesContext
 
 from crmApp.models import Deal
@@ -869,6 +869,43 @@ def test_move_stage_of_a_closed_deal_is_400(owner, org, board):
     assert response.status_code == 400
     assert "reopen" in response.data["error"]
     assert snapshot(deal) == before
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "closed_first"),
+    [
+        ("move_stage", {"stage_id": "proposal"}, False),
+        ("move_stage", {"stage_id": "won"}, False),
+        ("mark_won", {}, False),
+        ("mark_lost", {"lost_reason": "Budget"}, False),
+        ("reopen", {}, True),
+    ],
+)
+def test_transition_answers_the_detail_as_stored_in_fixed_queries(
+    owner, org, board, action, body, closed_first
+):
+    """Transitions answer from the row their service locked, plus the relations `get_object`
+    read (no second joined read): the answer must still be exactly what a GET returns next."""
+    deal = open_deal(
+        board,
+        assigned_to=EmployeeFactory(organization=org, manager=EmployeeFactory(organization=org)),
+        customer=CustomerFactory(organization=org, assigned_to=board["employee"]),
+    )
+    if closed_first:
+        owner.client.post(action_url(deal.pk, "mark_won"))
+    if "stage_id" in body:
+        body = {"stage_id": board[body["stage_id"]].pk}
+    reset_queries()  # the request resets the log; start the capture from an empty one
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = owner.client.post(action_url(deal.pk, action), body, format="json")
+    queries = len(ctx.captured_queries)  # read before the next request resets the log
+
+    assert response.status_code == 200, response.data
+    assert response.json()["deal"] == owner.client.get(detail_url(deal.pk)).json()
+    # session, access, joined read + its stages, lock, (stage), update, and a savepoint with
+    # its release for the request's and the service's atomic blocks (inside the test's own)
+    assert queries == (11 if action == "move_stage" else 10)
 
 
 def test_mark_won(owner, org, board):
