@@ -458,7 +458,7 @@ def write_results(path: Path) -> None:
             ]
         lines.append("")
     path.write_text("\n".join(lines))
-    log(f"wrote {path.relative_to(ROOT)}")
+    log(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
 # --- main --------------------------------------------------------------------------------------

@@ -60,9 +60,9 @@ class DealViewSet(BulkActionsMixin, OrganizationScopedViewSet):
         )
 
     def _answer(self, message: str, deal: Deal) -> Response:
-        """A transition's answer: its service returns the locked row with the relations
-        `get_object` loaded, so the detail is serialized without reading it again."""
-        return Response({"message": message, "deal": self.serialize_detail(deal)})
+        # The service returns the locked row with the relations `get_object` loaded, so
+        # detail_data serializes it without reading it again.
+        return Response({"message": message, "deal": self.detail_data(deal, as_written=True)})
 
     @extend_schema(responses=DealStatsSerializer)
     @action(detail=False, methods=["get"])
