@@ -4,8 +4,11 @@ Set once in `REST_FRAMEWORK["DEFAULT_FILTER_BACKENDS"]`; each resource declares 
 `search_fields`, `ordering_fields` and optional `ordering_aliases` (public name -> model path).
 """
 
+import copy
+
 import django_filters
 from django import forms
+from django_filters.filterset import FilterSetMetaclass
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -51,8 +54,34 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
-class StrictFilterSet(django_filters.FilterSet):
-    """A FilterSet whose form class is built once per FilterSet class, not once per request.
+class FilterTemplates(dict):
+    """A FilterSet's `base_filters`, copied for each request filter by filter, not deeply.
+
+    django-filter deep-copies every filter (its options, querysets and form field kwargs) for
+    each FilterSet instance: 0.2 ms of a filtered deal list. A filter's own state per request is
+    only its `model` and `parent`, set on the copy; its options are read, never changed.
+    """
+
+    def __deepcopy__(self, memo):
+        copies = {}
+        for name, template in self.items():
+            clone = copy.copy(template)
+            if template.method is not None:
+                clone.method = template.method  # binds the method proxy to the clone
+            copies[name] = clone
+        return copies
+
+
+class StrictFilterSetMetaclass(FilterSetMetaclass):
+    def __new__(mcs, name, bases, attrs):
+        new_class = super().__new__(mcs, name, bases, attrs)
+        new_class.base_filters = FilterTemplates(new_class.base_filters)
+        return new_class
+
+
+class StrictFilterSet(django_filters.FilterSet, metaclass=StrictFilterSetMetaclass):
+    """A FilterSet built cheaply per request: its form class once per FilterSet class, its
+    filters copied shallowly (FilterTemplates).
 
     django-filter rebuilds the form class (every filter's form field) for each request: ~0.5 ms
     of a filtered list. Our filters do not depend on the request (no per-request querysets), so
