@@ -119,6 +119,67 @@ def cached_if_large(queryset: QuerySet, name: str, compute: Callable[[QuerySet],
     return result
 
 
+#: List orderings a search's matching ids can serve directly (see matching_ids).
+ID_ORDERINGS = {("id",): False, ("pk",): False, ("-id",): True, ("-pk",): True}
+
+
+def matching_ids(queryset: QuerySet) -> list[int] | None:
+    """All ids a narrow search matches, in list order; None when that does not apply.
+
+    Why: a searched page used to scan the trigram indexes and recheck the heap twice, once to
+    count the matches and once for the page (1M rows, `davis`: 2.0 + 2.6 ms). Reading the ids
+    once (at most SEARCH_SORT_LIMIT + 1 of them) gives the exact count, and the page's rows are
+    then fetched by primary key (MatchedRows), so the matches are scanned once. It applies to
+    lists in id order (the default) whose search matches at most SEARCH_SORT_LIMIT rows; other
+    orderings, and broad searches (a cached large count, or more ids than the limit), take
+    search_ordering's count-then-page path.
+    """
+    descending = ID_ORDERINGS.get(tuple(queryset.query.order_by))
+    if descending is None:
+        return None
+    try:
+        if cache.get(count_cache_key(queryset)) is not None:
+            return None  # a broad search counted recently
+    except EmptyResultSet:
+        return []
+    ids = list(queryset.order_by().values_list("pk", flat=True)[: SEARCH_SORT_LIMIT + 1])
+    if len(ids) > SEARCH_SORT_LIMIT:
+        return None
+    ids.sort(reverse=descending)
+    return ids
+
+
+class MatchedRows:
+    """A searched list whose matching ids are known: its length is their number, and a slice
+    reads just that slice's rows by primary key, with the list's own filters and columns."""
+
+    def __init__(self, rows: QuerySet, ids: list[int]):
+        self.rows, self.ids = rows, ids
+        self.known_count = len(ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: slice) -> list:
+        wanted = self.ids[index]
+        return list(self.rows.filter(pk__in=wanted)) if wanted else []
+
+    def __iter__(self):
+        return iter(self[:])
+
+
+def searched_rows(queryset: QuerySet, rows_of: Callable[[QuerySet], QuerySet]):
+    """What a searched list pages over: `rows_of` (the list's row query) of the searched
+    queryset, with its count known (see matching_ids and search_ordering)."""
+    ids = matching_ids(queryset)
+    if ids is not None:
+        return MatchedRows(rows_of(queryset), ids)
+    queryset, count = search_ordering(queryset)
+    rows = rows_of(queryset)
+    rows.known_count = count
+    return rows
+
+
 class CachedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:

@@ -1,7 +1,8 @@
 """Searched lists: same rows and order whichever plan serves them (crmApp.pagination)."""
 
 import pytest
-from django.db import connection
+from django.core.cache import cache
+from django.db import connection, reset_queries
 from django.test.utils import CaptureQueriesContext
 
 from crmApp import pagination
@@ -37,17 +38,53 @@ def test_search_pages_keep_id_order_and_exact_count(owner, org, monkeypatch, lim
 
 
 @pytest.mark.django_db
-def test_search_counts_once(owner, org):
-    make_customers(org)
+def test_a_narrow_search_reads_its_matching_ids_once_then_the_page_by_id(owner, org):
+    matching = make_customers(org)
+    reset_queries()
     with CaptureQueriesContext(connection) as plain:
         owner.client.get(URL, {"page_size": 3})
+    plain_count = len(plain.captured_queries)
     with CaptureQueriesContext(connection) as searched:
-        response = owner.client.get(URL, {"search": "davis", "page_size": 3})
+        response = owner.client.get(URL, {"search": "davis", "page_size": 3, "page": 2})
+    queries = [query["sql"] for query in searched.captured_queries]
 
     assert response.data["count"] == 4
-    assert len(searched) == len(plain)
-    counts = [q["sql"] for q in searched.captured_queries if "COUNT(" in q["sql"].upper()]
-    assert len(counts) == 1
+    assert [row["id"] for row in response.data["results"]] == matching[3:]
+    assert len(queries) == plain_count
+    assert not [sql for sql in queries if "COUNT(" in sql.upper()]
+    searches = [sql for sql in queries if "LIKE" in sql.upper()]
+    assert len(searches) == 2  # the ids, then the page's rows by id (the search rechecked)
+    assert str(matching[3]) in searches[1]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("limit", [0, 5_000])
+def test_search_past_the_last_page_is_404_and_other_orderings_count_first(
+    owner, org, monkeypatch, limit
+):
+    monkeypatch.setattr(pagination, "SEARCH_SORT_LIMIT", limit)
+    matching = make_customers(org)
+
+    past = owner.client.get(URL, {"search": "davis", "page_size": 3, "page": 3})
+    by_name = owner.client.get(URL, {"search": "davis", "ordering": "-name", "page_size": 3})
+
+    assert past.status_code == 404
+    assert by_name.data["count"] == 4
+    assert [row["id"] for row in by_name.data["results"]] == matching[::-1][:3]
+
+
+@pytest.mark.django_db
+def test_matching_ids_leave_broad_and_recently_counted_searches_to_the_count(org, monkeypatch):
+    make_customers(org)
+    queryset = Customer.objects.filter(organization=org, name__icontains="davis").order_by("id")
+
+    assert len(pagination.matching_ids(queryset)) == 4
+    assert pagination.matching_ids(queryset.order_by("name", "id")) is None
+    cache.set(pagination.count_cache_key(queryset), 40_000)
+    assert pagination.matching_ids(queryset) is None
+    cache.clear()
+    monkeypatch.setattr(pagination, "SEARCH_SORT_LIMIT", 3)
+    assert pagination.matching_ids(queryset) is None
 
 
 @pytest.mark.django_db

@@ -13,7 +13,7 @@ from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
-from crmApp.pagination import search_ordering
+from crmApp.pagination import searched_rows
 from crmApp.permissions import (
     SELF_SERVICE,
     Access,
@@ -215,12 +215,11 @@ class OrganizationScopedMixin(AtomicWritesMixin):
         spec = list_spec_for(self.get_serializer_class())
         if spec is None:
             return super().list(request, *args, **kwargs)
-        queryset, count = self.filter_queryset(self.get_queryset()), None
+        queryset = self.filter_queryset(self.get_queryset())
         if request.query_params.get("search", "").strip():
-            queryset, count = search_ordering(queryset)
-        rows = spec.rows(queryset)
-        if count is not None:
-            rows.known_count = count
+            rows = searched_rows(queryset, spec.rows)
+        else:
+            rows = spec.rows(queryset)
         page = self.paginate_queryset(rows)
         if page is None:
             return Response(spec.render(rows))
