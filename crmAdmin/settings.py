@@ -204,8 +204,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "crmApp.exceptions.envelope_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "crmApp.schema.EnvelopeAutoSchema",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "crmApp.throttling.AnonRateThrottle",
+        "crmApp.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON_RATE", default="60/min"),

@@ -8,7 +8,6 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, Throttled, ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from crmApp.models import User, UserOrganization, UserSession
@@ -29,7 +28,7 @@ from crmApp.serializers.users import (
     UserSerializer,
 )
 from crmApp.services import auth as auth_service
-from crmApp.throttling import AuthRateThrottle
+from crmApp.throttling import AnonRateThrottle, AuthRateThrottle, UserRateThrottle
 from crmApp.viewsets.base import AtomicWritesMixin
 
 INVALID_CREDENTIALS = "Unable to log in with provided credentials."
