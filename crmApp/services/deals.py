@@ -27,6 +27,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 
 from crmApp.models import Customer, Deal, Organization, Pipeline, PipelineStage
+from crmApp.relations import carry_loaded_relations
 
 OPEN_STATUSES = (Deal.Status.ACTIVE, Deal.Status.INACTIVE)
 WON_PROBABILITY = Decimal("100.00")
@@ -78,13 +79,7 @@ def _lock(deal: Deal) -> Deal:
     the caller can answer with the detail without a second joined read.
     """
     locked = Deal.objects.select_for_update().get(pk=deal.pk)
-    for field in Deal._meta.concrete_fields:
-        if (
-            field.is_relation
-            and field.is_cached(deal)
-            and getattr(locked, field.attname) == getattr(deal, field.attname)
-        ):
-            field.set_cached_value(locked, field.get_cached_value(deal))
+    carry_loaded_relations(deal, locked)
     return locked
 
 

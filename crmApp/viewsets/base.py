@@ -21,6 +21,7 @@ from crmApp.permissions import (
     get_access,
     required_permissions,
 )
+from crmApp.relations import relations_loaded
 from crmApp.serializers.base import represent
 from crmApp.serializers.fast import list_spec_for
 
@@ -36,45 +37,6 @@ def parse_id(raw, *, field: str) -> int:
     if not 0 < value < 2**63:
         raise exceptions.ValidationError({field: ["A valid integer is required."]})
     return value
-
-
-def _joins_loaded(obj, paths: dict) -> bool:
-    for name, deeper in paths.items():
-        field = obj._meta.get_field(name)
-        if not getattr(field, "concrete", False):  # a reverse one-to-one: not checked here
-            return False
-        if getattr(obj, field.attname) is None:
-            continue
-        if not field.is_cached(obj):
-            return False
-        if deeper and not _joins_loaded(field.get_cached_value(obj), deeper):
-            return False
-    return True
-
-
-def _prefetch_loaded(obj, lookup) -> bool:
-    *path, name = getattr(lookup, "prefetch_through", lookup).split("__")
-    for part in path:
-        field = obj._meta.get_field(part)
-        if not getattr(field, "concrete", False):
-            return False
-        if getattr(obj, field.attname) is None:
-            return True
-        if not field.is_cached(obj):
-            return False
-        obj = field.get_cached_value(obj)
-    return name in getattr(obj, "_prefetched_objects_cache", {})
-
-
-def relations_loaded(instance, queryset) -> bool:
-    """Whether `instance` already holds every relation `queryset` would join or prefetch (and
-    `queryset` adds no annotations)."""
-    joins = queryset.query.select_related
-    if joins is True or queryset.query.annotations:
-        return False
-    return (not joins or _joins_loaded(instance, joins)) and all(
-        _prefetch_loaded(instance, lookup) for lookup in queryset._prefetch_related_lookups
-    )
 
 
 class AtomicWritesMixin:
