@@ -205,10 +205,12 @@ def deal_update(*, deal: Deal, **changes) -> Deal:
 def deal_move_stage(*, deal: Deal, stage_id: int) -> Deal:
     """Move a deal to another stage of its own pipeline (see the module docstring)."""
     deal = _lock(deal)
-    # The deal's pipeline is of the deal's organization (checked when the deal was created and
-    # fixed since), so a stage of that pipeline is too.
     try:
-        stage = PipelineStage.objects.get(pk=stage_id, pipeline_id=deal.pipeline_id)
+        stage = PipelineStage.objects.get(
+            pk=stage_id,
+            pipeline_id=deal.pipeline_id,
+            pipeline__organization_id=deal.organization_id,
+        )
     except PipelineStage.DoesNotExist:
         raise StageNotFound() from None
     _check_can_enter(deal, stage)
