@@ -56,8 +56,10 @@ serve: $(STAMP)
 
 ## Benchmark on PostgreSQL (bench/README.md): seeds crm_bench, runs wrk against gunicorn at each
 ## scale, writes bench/RESULTS.md. Default 10k then 1M customers, about 8 minutes. Never part of CI.
+## BENCH_ENDPOINTS=true installs the crmBench app (bench_seed, the bare view); run.py also sets it
+## for each manage.py, gunicorn and query-count process it starts.
 BENCH_SCALES ?= 10k,1m
 BENCH_ARGS ?=
 bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
-	$(BIN)/python bench/run.py --scales $(BENCH_SCALES) --label latest --order 90 $(BENCH_ARGS)
+	BENCH_ENDPOINTS=true $(BIN)/python bench/run.py --scales $(BENCH_SCALES) --label latest --order 90 $(BENCH_ARGS)

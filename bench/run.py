@@ -514,7 +514,7 @@ def main() -> None:
         "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789abcdef",
         "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
         "SECURE_SSL_REDIRECT": "false",
-        "BENCH_ENDPOINTS": "true",
+        "BENCH_ENDPOINTS": "true",  # installs crmBench: the bare view the ratios divide by
         "THROTTLE_USER_RATE": "100000000/min",
         "THROTTLE_ANON_RATE": "100000000/min",
         "DATABASE_CONN_MAX_AGE": str(args.conn_max_age),
@@ -536,7 +536,9 @@ def main() -> None:
         database = database_name(args, scale)
         url = f"postgres://postgres@127.0.0.1:5432/{database}"
         server_env["DATABASE_URL"] = url
-        info = prepare_database(args, scale, {**os.environ, "DATABASE_URL": url, "DEBUG": "true"})
+        # BENCH_ENDPOINTS installs crmBench, the app that has the bench_seed command.
+        seed_env = {**os.environ, "DATABASE_URL": url, "DEBUG": "true", "BENCH_ENDPOINTS": "true"}
+        info = prepare_database(args, scale, seed_env)
         if args.seed_only:
             continue
         set_search_indexes(database, present=not args.without_indexes)

@@ -61,6 +61,13 @@ INSTALLED_APPS = [
     "crmApp",
 ]
 
+# The benchmark app (bench/): an unauthenticated bare comparison view, mounted at /api/bench/,
+# and `manage.py bench_seed`. Installed only when this is on, so a production process has
+# neither. Never in production.
+BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
+if BENCH_ENDPOINTS:
+    INSTALLED_APPS.append("crmBench")
+
 MIDDLEWARE = [
     "crmApp.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -225,9 +232,6 @@ LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=9
 # 0 = an exact COUNT(*) on every page.
 PAGINATION_EXACT_COUNT_LIMIT = env.int("PAGINATION_EXACT_COUNT_LIMIT", default=10_000)
 PAGINATION_COUNT_CACHE_SECONDS = env.int("PAGINATION_COUNT_CACHE_SECONDS", default=60)
-
-# Mounts the unauthenticated bare comparison view of the benchmark (bench/). Never in production.
-BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
 
 # Hard caps on bulk endpoints and exports (crmApp.viewsets.bulk).
 BULK_MAX_ITEMS = env.int("BULK_MAX_ITEMS", default=1000)

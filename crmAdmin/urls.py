@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -14,6 +15,11 @@ urlpatterns = [
     ),
     path("api/", include("crmApp.urls")),
 ]
+
+# Only with BENCH_ENDPOINTS on (crmAdmin.settings): the bare view reads any organization's rows
+# without authentication.
+if apps.is_installed("crmBench"):
+    urlpatterns.append(path("api/bench/", include("crmBench.urls")))
 
 handler400 = "crmApp.exceptions.json_bad_request"
 handler403 = "crmApp.exceptions.json_forbidden"

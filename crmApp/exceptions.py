@@ -1,7 +1,8 @@
 """The one error envelope: `{"error": str, "details": object|str, "status_code": int}`.
 
-DRF exceptions, Django validation errors, integrity races and unhandled errors all leave through
-here, as do Django's own 404/500 pages (see `crmAdmin.urls`), so a client never parses HTML.
+Domain errors raised by services, DRF exceptions, Django validation errors, integrity races and
+unhandled errors all leave through here, as do Django's own 404/500 pages (see `crmAdmin.urls`),
+so a client never parses HTML. Each kind is recognised by its class, never by its message.
 """
 
 import logging
@@ -15,6 +16,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from crmApp import errors
+
 logger = logging.getLogger("crmApp.errors")
 
 VALIDATION_SUMMARY = "An error occurred"
@@ -24,6 +27,13 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "Request body too large."
     default_code = "payload_too_large"
+
+
+class InvalidPage(exceptions.NotFound):
+    """A page number past the end or not a number (`{"error": "Invalid page."}`)."""
+
+    default_detail = "Invalid page."
+    default_code = "invalid_page"
 
 
 class Conflict(exceptions.APIException):
@@ -42,7 +52,28 @@ def _django_validation_details(exc: DjangoValidationError):
     return {"non_field_errors": [str(m) for m in exc.messages]}
 
 
+#: PostgreSQL's SQLSTATE for a deadlock the server broke by aborting this transaction.
+DEADLOCK_DETECTED = "40P01"
+
+
+def _is_deadlock(exc: OperationalError) -> bool:
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) == DEADLOCK_DETECTED
+
+
+def _domain_response(exc: errors.DomainError) -> Response:
+    if isinstance(exc, errors.InvalidInput):
+        details = exc.details
+    elif isinstance(exc, errors.RecordMissing):
+        return Response(envelope("Not Found", exc.message, 404), status=404)
+    else:
+        details = {"detail": exc.message}
+    return Response(envelope(exc.message, details, exc.status_code), status=exc.status_code)
+
+
 def envelope_exception_handler(exc, context):
+    if isinstance(exc, errors.DomainError):
+        return _domain_response(exc)
     if isinstance(exc, DjangoValidationError):
         return Response(
             envelope("Validation Error", _django_validation_details(exc), 400), status=400
@@ -51,9 +82,7 @@ def envelope_exception_handler(exc, context):
         exc = PayloadTooLarge()
     elif isinstance(exc, SuspiciousOperation):
         exc = exceptions.ParseError("Malformed request.")
-    if isinstance(exc, IntegrityError) or (
-        isinstance(exc, OperationalError) and "deadlock" in str(exc).lower()
-    ):
+    if isinstance(exc, IntegrityError) or (isinstance(exc, OperationalError) and _is_deadlock(exc)):
         logger.warning("database race turned into 409: %s", exc)
         exc = Conflict()
     if isinstance(exc, Http404):
@@ -73,26 +102,17 @@ def envelope_exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         details = data if isinstance(data, dict) else {"non_field_errors": data}
         response.data = envelope(VALIDATION_SUMMARY, details, response.status_code)
-    elif isinstance(exc, exceptions.NotFound) and exc.detail != exceptions.NotFound.default_detail:
-        # "No Customer matches the given query." -> details is the message string (contract §2).
+    elif isinstance(exc, InvalidPage):
         message = str(exc.detail)
-        if message == "Invalid page.":
-            response.data = envelope(message, {"detail": message}, 404)
-        else:
-            response.data = envelope("Not Found", message, 404)
+        response.data = envelope(message, {"detail": message}, 404)
+    elif isinstance(exc, exceptions.NotFound) and exc.detail != exceptions.NotFound.default_detail:
+        # "No Customer matches the given query." -> details is the message string.
+        response.data = envelope("Not Found", str(exc.detail), 404)
     elif isinstance(data, dict) and "detail" in data:
         response.data = envelope(str(data["detail"]), data, response.status_code)
     else:
         response.data = envelope(str(data), {"detail": data}, response.status_code)
     return response
-
-
-def error_response(message: str, status_code: int, details=None) -> Response:
-    """An envelope for a custom action's own error (`{"error": message, ...}`)."""
-    return Response(
-        envelope(message, details if details is not None else {"detail": message}, status_code),
-        status=status_code,
-    )
 
 
 def json_not_found(request, exception=None):

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
@@ -40,8 +39,3 @@ urlpatterns = [
     path("auth/change-password/", auth.ChangePasswordView.as_view(), name="change-password"),
     *router.urls,
 ]
-
-if settings.BENCH_ENDPOINTS:
-    from crmApp.viewsets.bench import bare_customers
-
-    urlpatterns.append(path("bench/customers/", bare_customers, name="bench-customers"))

@@ -1,17 +1,22 @@
-"""The benchmark seeding command: bulk rows that look like API-created ones."""
+"""The benchmark app: its seeding command (bulk rows that look like API-created ones), and its
+absence unless BENCH_ENDPOINTS is on.
+
+The suite runs without crmBench installed, as production does. crmBench has no models, so its
+command module imports anyway and is called as an instance: by name it would not be found.
+"""
 
 import json
+import os
+import subprocess
+import sys
 from io import StringIO
+from pathlib import Path
 
 import pytest
+from django.apps import apps
+from django.conf import settings
 from django.core.management import call_command
 
-from crmApp.management.commands.bench_seed import (
-    BENCH_EMAIL,
-    BENCH_PASSWORD,
-    BIG_ORGANIZATION,
-    LAST_NAMES,
-)
 from crmApp.models import (
     CodeSequence,
     Customer,
@@ -23,6 +28,15 @@ from crmApp.models import (
     UserOrganization,
 )
 from crmApp.models.deals import compute_expected_revenue
+from crmBench.management.commands.bench_seed import (
+    BENCH_EMAIL,
+    BENCH_PASSWORD,
+    BIG_ORGANIZATION,
+    LAST_NAMES,
+    Command,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +54,7 @@ def seed(tmp_path, **options) -> tuple[dict, str]:
         "info_file": str(info_file),
         "stdout": out,
     }
-    call_command("bench_seed", **{**defaults, **options})
+    call_command(Command(), **{**defaults, **options})
     return json.loads(info_file.read_text()), out.getvalue()
 
 
@@ -134,3 +148,74 @@ def test_bench_seed_defaults_leads_and_deals_from_customers(tmp_path):
     org_id = info["organization"]
     assert Lead.objects.filter(organization_id=org_id).count() == 10
     assert Deal.objects.filter(organization_id=org_id).count() == 5
+
+
+# What a fresh process sees: the app, the command and the bench route (or their absence).
+PROBE = """
+import json
+
+import django
+
+django.setup()
+from django.apps import apps
+from django.conf import settings
+from django.core.management import get_commands
+from django.urls import Resolver404, resolve
+
+try:
+    view = resolve("/api/bench/customers/").func
+    route = f"{view.__module__}.{view.__name__}"
+except Resolver404:
+    route = None
+print(json.dumps({
+    "installed": apps.is_installed("crmBench"),
+    "in_installed_apps": "crmBench" in settings.INSTALLED_APPS,
+    "command": get_commands().get("bench_seed"),
+    "route": route,
+}))
+"""
+
+
+def _probe(bench_endpoints: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("BENCH_ENDPOINTS", "CRM_SERVING")}
+    env.update(
+        BENCH_ENDPOINTS=bench_endpoints,
+        DJANGO_SETTINGS_MODULE="crmAdmin.settings",
+        DATABASE_URL="sqlite:////tmp/crm-bench-probe.sqlite3",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_without_bench_endpoints_the_app_command_and_route_do_not_exist():
+    assert _probe("false") == {
+        "installed": False,
+        "in_installed_apps": False,
+        "command": None,
+        "route": None,
+    }
+
+
+def test_with_bench_endpoints_the_app_brings_the_command_and_the_route():
+    assert _probe("true") == {
+        "installed": True,
+        "in_installed_apps": True,
+        "command": "crmBench",
+        "route": "crmBench.views.bare_customers",
+    }
+
+
+def test_the_suite_runs_without_the_bench_app(client):
+    if settings.BENCH_ENDPOINTS:
+        pytest.skip("BENCH_ENDPOINTS is on in this environment")
+    assert not apps.is_installed("crmBench")
+    assert "crmBench" not in settings.INSTALLED_APPS
+    assert client.get("/api/bench/customers/?organization=1").status_code == 404

@@ -1,10 +1,10 @@
-"""crmApp.relations: when a written instance may be served without reading it again."""
+"""crmApp.selectors.relations: when a written instance may be served without reading it again."""
 
 import pytest
 from django.db.models import Count, Prefetch
 
 from crmApp.models import Deal, PipelineStage
-from crmApp.relations import carry_loaded_relations, relations_loaded
+from crmApp.selectors.relations import carry_loaded_relations, relations_loaded
 from tests.factories import (
     CustomerFactory,
     DealFactory,

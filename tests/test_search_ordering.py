@@ -5,8 +5,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from crmApp import pagination
 from crmApp.models import Customer
+from crmApp.selectors import counting
 from tests.factories import CustomerFactory
 
 URL = "/api/customers/"
@@ -23,7 +23,7 @@ def make_customers(org) -> list[int]:
 @pytest.mark.django_db
 @pytest.mark.parametrize("limit", [0, 5_000])  # broad search keeps id; small one sorts id + 0
 def test_search_pages_keep_id_order_and_exact_count(owner, org, monkeypatch, limit):
-    monkeypatch.setattr(pagination, "SEARCH_SORT_LIMIT", limit)
+    monkeypatch.setattr(counting, "SEARCH_SORT_LIMIT", limit)
     matching = make_customers(org)
 
     first = owner.client.get(URL, {"search": "davis", "page_size": 3})
@@ -61,7 +61,7 @@ def test_a_narrow_search_reads_its_matching_ids_once_then_the_page_by_id(owner, 
 def test_search_past_the_last_page_is_404_and_other_orderings_count_first(
     owner, org, monkeypatch, limit
 ):
-    monkeypatch.setattr(pagination, "SEARCH_SORT_LIMIT", limit)
+    monkeypatch.setattr(counting, "SEARCH_SORT_LIMIT", limit)
     matching = make_customers(org)
 
     past = owner.client.get(URL, {"search": "davis", "page_size": 3, "page": 3})
@@ -77,20 +77,20 @@ def test_matching_ids_leave_broad_and_recently_counted_searches_to_the_count(org
     make_customers(org)
     queryset = Customer.objects.filter(organization=org, name__icontains="davis").order_by("id")
 
-    assert len(pagination.matching_ids(queryset)) == 4
-    assert pagination.matching_ids(queryset.order_by("name", "id")) is None
-    cache.set(pagination.count_cache_key(queryset), 40_000)
-    assert pagination.matching_ids(queryset) is None
+    assert len(counting.matching_ids(queryset)) == 4
+    assert counting.matching_ids(queryset.order_by("name", "id")) is None
+    cache.set(counting.count_cache_key(queryset), 40_000)
+    assert counting.matching_ids(queryset) is None
     cache.clear()
-    monkeypatch.setattr(pagination, "SEARCH_SORT_LIMIT", 3)
-    assert pagination.matching_ids(queryset) is None
+    monkeypatch.setattr(counting, "SEARCH_SORT_LIMIT", 3)
+    assert counting.matching_ids(queryset) is None
 
 
 @pytest.mark.django_db
 def test_search_ordering_rewrites_only_id_terms(org):
     queryset = Customer.objects.filter(organization=org).order_by("name", "-id")
 
-    ordered, count = pagination.search_ordering(queryset)
+    ordered, count = counting.search_ordering(queryset)
 
     assert count == 0
     terms = ordered.query.order_by

@@ -4,6 +4,21 @@ from django.db import connections, models, router, transaction
 from django.db.models import F
 
 
+def organization_id_of(obj: models.Model) -> int | None:
+    """The id of the organization that owns `obj`, read along its model's `TENANT_PATH`."""
+    value = obj
+    for part in type(obj).TENANT_PATH.split("__"):
+        if value is None:
+            return None
+        value = getattr(value, part)
+    return value
+
+
+def tenant_filter(model: type[models.Model], organization_ids) -> dict:
+    """The filter keeping `model`'s rows owned by any of `organization_ids`."""
+    return {f"{model.TENANT_PATH}__in": organization_ids}
+
+
 class TimeStampedModel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -39,6 +54,10 @@ class OrganizationScopedModel(TimeStampedModel):
     """
 
     CODE_PREFIX: str = ""
+    #: How a row reaches its organization's id. Declared once per model and read by the scoped
+    #: viewset base, the related-field checks and the services; a model owned through a parent
+    #: (a pipeline's stages) overrides it.
+    TENANT_PATH = "organization_id"
 
     organization = models.ForeignKey(
         "crmApp.Organization", on_delete=models.CASCADE, related_name="%(class)ss"

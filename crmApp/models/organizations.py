@@ -6,6 +6,9 @@ from crmApp.models.base import AddressFields, TimeStampedModel
 
 
 class Organization(AddressFields, TimeStampedModel):
+    #: An organization is its own tenant.
+    TENANT_PATH = "id"
+
     name = models.CharField(max_length=255)
     slug = models.SlugField(max_length=255, unique=True)
     description = models.TextField(null=True, blank=True)
@@ -27,6 +30,8 @@ class Organization(AddressFields, TimeStampedModel):
 
 
 class UserOrganization(TimeStampedModel):
+    TENANT_PATH = "organization_id"
+
     user = models.ForeignKey(
         "crmApp.User", on_delete=models.CASCADE, related_name="user_organizations"
     )

@@ -35,6 +35,8 @@ class Pipeline(OrganizationScopedModel):
 class PipelineStage(TimeStampedModel):
     """A stage belongs to a tenant through its pipeline (no organization column of its own)."""
 
+    TENANT_PATH = "pipeline__organization_id"
+
     pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
     name = models.CharField(max_length=255)
     description = models.TextField(null=True, blank=True)

@@ -6,6 +6,8 @@ from crmApp.models.base import TimeStampedModel
 
 
 class Role(TimeStampedModel):
+    TENANT_PATH = "organization_id"
+
     organization = models.ForeignKey(
         "crmApp.Organization", on_delete=models.CASCADE, related_name="roles"
     )
@@ -26,6 +28,8 @@ class Role(TimeStampedModel):
 
 
 class Permission(TimeStampedModel):
+    TENANT_PATH = "organization_id"
+
     organization = models.ForeignKey(
         "crmApp.Organization", on_delete=models.CASCADE, related_name="permissions"
     )
@@ -47,6 +51,8 @@ class Permission(TimeStampedModel):
 
 
 class RolePermission(TimeStampedModel):
+    TENANT_PATH = "role__organization_id"
+
     role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="role_permissions")
     permission = models.ForeignKey(
         Permission, on_delete=models.CASCADE, related_name="role_permissions"
@@ -60,6 +66,8 @@ class RolePermission(TimeStampedModel):
 
 
 class UserRole(TimeStampedModel):
+    TENANT_PATH = "organization_id"
+
     user = models.ForeignKey("crmApp.User", on_delete=models.CASCADE, related_name="user_roles")
     role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="user_roles")
     organization = models.ForeignKey(

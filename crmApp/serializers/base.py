@@ -14,6 +14,7 @@ from django.db import models
 from rest_framework import serializers
 
 from crmApp.models import Organization
+from crmApp.models.base import organization_id_of, tenant_filter
 from crmApp.permissions import get_access
 
 MAX_TEXT_LENGTH = 10_000
@@ -22,35 +23,19 @@ MAX_TAG_LENGTH = 50
 MAX_SETTINGS_BYTES = 16_384
 
 
-def _attr_path(obj, path: str):
-    for part in path.split("__"):
-        if obj is None:
-            return None
-        obj = getattr(obj, part)
-    return obj
-
-
 class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
     """A primary key limited to the caller's organizations.
 
-    `organization_path` leads from the related object to its organization id (for stages:
-    `pipeline__organization_id`); the serializer compares it with the record's organization.
+    The related model's `TENANT_PATH` leads to its organization id; the serializer compares it
+    with the record's organization, so a foreign id reads exactly like a missing one.
     """
-
-    def __init__(self, *, organization_path: str = "organization_id", **kwargs):
-        self.organization_path = organization_path
-        super().__init__(**kwargs)
 
     def get_queryset(self):
         queryset = super().get_queryset()
         request = self.context.get("request")
         if request is None:
             return queryset.none()
-        lookup = f"{self.organization_path}__in"
-        return queryset.filter(**{lookup: get_access(request).member_org_ids})
-
-    def organization_id_of(self, obj) -> int | None:
-        return _attr_path(obj, self.organization_path)
+        return queryset.filter(**tenant_filter(queryset.model, get_access(request).member_org_ids))
 
 
 class OrganizationField(serializers.PrimaryKeyRelatedField):
@@ -102,6 +87,34 @@ class SettingsField(serializers.JSONField):
         return value
 
 
+class ContextDependentFields(TypeError):
+    """A serializer's fields depend on the request's context, so they cannot be built once."""
+
+
+class _NoContextYet(dict):
+    """The context while fields that are shared between requests are built: any read of it
+    raises, because what it would return belongs to one caller only (a field hidden for one
+    role would stay hidden, or shown, for the next)."""
+
+    def _refuse(self, *args, **kwargs):
+        raise ContextDependentFields(
+            "These fields are built once and shared between requests; they must not read the "
+            "context (request, user, view). Read it when representing or validating instead."
+        )
+
+    __getitem__ = get = __contains__ = __iter__ = __len__ = keys = items = values = _refuse
+
+
+def _build_without_context(serializer: serializers.Serializer, build):
+    """`build()` with `serializer`'s context replaced by one that refuses every read."""
+    saved = getattr(serializer, "_context", {})
+    serializer._context = _NoContextYet()
+    try:
+        return build()
+    finally:
+        serializer._context = saved
+
+
 #: Per serializer class, the fields its model introspection built (see CachedFieldsModelSerializer).
 _FIELD_TEMPLATES: dict[type, dict] = {}
 
@@ -111,21 +124,43 @@ class CachedFieldsModelSerializer(serializers.ModelSerializer):
 
     Why: DRF rebuilds every field from the model's metadata each time a serializer is created
     (field mapping, kwargs, validators); for a deal detail with its nested customer, pipeline and
-    stages that was about a fifth of a write request's CPU (bench/RESULTS.md). The fields depend
-    only on the class, so they are built once and each instance gets a deep copy, which is how
-    DRF already copies declared fields. Anything per request (querysets scoped to the caller)
-    is resolved later, at validation time; a subclass that adjusts fields per instance
-    overrides `get_fields` and changes its own copy.
+    stages that was about a fifth of a write request's CPU. The fields depend only on the class,
+    so they are built once and each instance gets a deep copy, which is how DRF already copies
+    declared fields. The template is built with a context that refuses every read, so a class
+    whose fields would depend on the caller fails at once instead of serving the first caller's
+    fields to everyone; a subclass that adjusts fields per instance overrides `get_fields` and
+    changes its own copy.
     """
 
     def get_fields(self):
         template = _FIELD_TEMPLATES.get(type(self))
         if template is None:
-            template = _FIELD_TEMPLATES[type(self)] = super().get_fields()
+            build = super().get_fields
+            template = _FIELD_TEMPLATES[type(self)] = _build_without_context(self, build)
         return copy.deepcopy(template)
 
 
 _representers = threading.local()
+
+
+def reusable_serializer(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
+    """A serializer of `serializer_class` whose fields were built without any caller's context.
+
+    Raises `ContextDependentFields` when building the fields (nested ones included) reads the
+    context, since those fields would then be frozen at whatever the first caller saw.
+    """
+    serializer = serializer_class(context={})
+
+    def build_all(fields=None):
+        fields = serializer.fields if fields is None else fields
+        for field in fields.values():
+            nested = getattr(field, "child", field)
+            if isinstance(nested, serializers.BaseSerializer) and hasattr(nested, "fields"):
+                build_all(nested.fields)
+        return fields
+
+    _build_without_context(serializer, build_all)
+    return serializer
 
 
 def represent(serializer_class: type[serializers.Serializer], instance, *, context: dict) -> dict:
@@ -133,8 +168,10 @@ def represent(serializer_class: type[serializers.Serializer], instance, *, conte
 
     Why: creating a serializer builds all its fields and those of its nested serializers, which
     costs several times more than representing a row with them (deal detail 1.5 ms against
-    0.25 ms, bench/RESULTS.md). Representing keeps no state on the serializer but its context,
-    so each thread keeps one serializer per class and sets the caller's context for the call.
+    0.25 ms). Representing keeps no state on the serializer but its context, so each thread
+    keeps one serializer per class and sets the caller's context for the call. Fields that read
+    the context while being represented see this caller's; fields whose construction reads it
+    cannot be shared and are refused (`reusable_serializer`).
     For answers only: a form (validation, `instance`, `initial_data`) needs its own serializer.
     """
     serializers_by_class = getattr(_representers, "by_class", None)
@@ -142,7 +179,7 @@ def represent(serializer_class: type[serializers.Serializer], instance, *, conte
         serializers_by_class = _representers.by_class = {}
     serializer = serializers_by_class.get(serializer_class)
     if serializer is None:
-        serializer = serializers_by_class[serializer_class] = serializer_class(context={})
+        serializer = serializers_by_class[serializer_class] = reusable_serializer(serializer_class)
     serializer._context = context
     try:
         return serializer.to_representation(instance)
@@ -167,7 +204,14 @@ class BoundedModelSerializer(CachedFieldsModelSerializer):
 
 
 class TenantModelSerializer(BoundedModelSerializer):
+    """The create/update form of a tenant record: validates, never saves (services do)."""
+
     organization = OrganizationField()
+
+    def save(self, **kwargs):
+        raise TypeError(
+            f"{type(self).__name__} validates only; hand validated_data to the resource's service."
+        )
 
     def get_unique_together_validators(self):
         """Drop DRF's (organization, code) check: codes are generated, and that validator would
@@ -203,6 +247,8 @@ class TenantModelSerializer(BoundedModelSerializer):
         attrs = super().validate(attrs)
         organization_id = self.resolve_organization_id(attrs)
         self.check_same_organization(attrs, organization_id)
+        #: The organization this form writes into, for the write permission check.
+        self.organization_id = organization_id
         return attrs
 
     def check_same_organization(self, attrs, organization_id: int) -> None:
@@ -213,7 +259,7 @@ class TenantModelSerializer(BoundedModelSerializer):
             value = attrs.get(field.source)
             if value is None:
                 continue
-            if field.organization_id_of(value) != organization_id:
+            if organization_id_of(value) != organization_id:
                 errors[name] = [field.error_messages["does_not_exist"].format(pk_value=value.pk)]
         if errors:
             raise serializers.ValidationError(errors)

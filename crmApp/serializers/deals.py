@@ -1,7 +1,7 @@
 """Deal list item and detail (contract §7.9); the detail is also the create/update form.
 
 The detail answers with the nested customer, pipeline (with its stages), stage and assignee, plus
-the form's `customer_id`, `pipeline_id`, `stage_id` and `assigned_to_id` (C1). Creates and updates
+the form's `customer_id`, `pipeline_id`, `stage_id` and `assigned_to_id`. Creates and updates
 go through `crmApp.services.deals`, which owns the won/lost state machine.
 """
 
@@ -9,7 +9,6 @@ from rest_framework import serializers
 
 from crmApp.models import Customer, Deal, Employee, Pipeline, PipelineStage
 from crmApp.serializers.base import (
-    MAX_TEXT_LENGTH,
     CachedFieldsModelSerializer,
     ScopedRelatedField,
     TagsField,
@@ -18,7 +17,6 @@ from crmApp.serializers.base import (
 from crmApp.serializers.customers import CustomerListSerializer
 from crmApp.serializers.employees_nested import EmployeeListItemSerializer
 from crmApp.serializers.pipelines import PipelineSerializer, PipelineStageSerializer
-from crmApp.services import deals as services
 
 STAGE_OUTSIDE_PIPELINE = "The stage does not belong to the deal's pipeline."
 CUSTOMER_FIXED = "The customer of a deal cannot be changed."
@@ -70,7 +68,6 @@ class DealSerializer(TenantModelSerializer):
     stage_id = ScopedRelatedField(
         source="stage",
         queryset=PipelineStage.objects.all(),
-        organization_path="pipeline__organization_id",
     )
     assigned_to_id = ScopedRelatedField(
         source="assigned_to", queryset=Employee.objects.all(), required=False, allow_null=True
@@ -145,15 +142,3 @@ class DealSerializer(TenantModelSerializer):
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
-
-    def create(self, validated_data):
-        return services.deal_create(**validated_data)
-
-    def update(self, instance, validated_data):
-        return services.deal_update(deal=instance, **validated_data)
-
-
-class DealMarkLostSerializer(serializers.Serializer):
-    lost_reason = serializers.CharField(
-        required=False, allow_blank=True, allow_null=True, max_length=MAX_TEXT_LENGTH
-    )

@@ -163,3 +163,9 @@ class MembershipUpdateSerializer(serializers.Serializer):
 
 class RemoveMemberSerializer(serializers.Serializer):
     user_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+
+
+class MembershipHintSerializer(serializers.Serializer):
+    """The organization a membership create names, read before the body is validated."""
+
+    organization_id = serializers.IntegerField(required=False)

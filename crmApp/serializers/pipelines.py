@@ -8,7 +8,6 @@ from rest_framework import serializers
 
 from crmApp.models import Pipeline, PipelineStage
 from crmApp.serializers.base import ScopedRelatedField, TenantModelSerializer
-from crmApp.services import pipelines as services
 
 MAX_INT32 = 2**31 - 1
 STAGE_PIPELINE_FIXED = "A stage cannot be moved to another pipeline."
@@ -62,14 +61,6 @@ class PipelineStageSerializer(TenantModelSerializer):
             raise serializers.ValidationError({"non_field_errors": [STAGE_BOTH_CLOSED]})
         return attrs
 
-    def create(self, validated_data):
-        order = validated_data.pop("order", None)
-        return services.stage_create(order=order, **validated_data)
-
-    def update(self, instance, validated_data):
-        order = validated_data.pop("order", None)
-        return services.stage_update(stage=instance, order=order, **validated_data)
-
 
 class PipelineSerializer(TenantModelSerializer):
     stages = PipelineStageSerializer(many=True, read_only=True)
@@ -98,9 +89,3 @@ class PipelineSerializer(TenantModelSerializer):
     def get_stage_count(self, pipeline: Pipeline) -> int:
         annotated = getattr(pipeline, "stage_count", None)
         return annotated if annotated is not None else len(pipeline.stages.all())
-
-    def create(self, validated_data):
-        return services.pipeline_create(**validated_data)
-
-    def update(self, instance, validated_data):
-        return services.pipeline_update(pipeline=instance, **validated_data)

@@ -2,8 +2,8 @@ from rest_framework import serializers
 
 from crmApp.models import Permission, Role, User, UserOrganization, UserRole
 from crmApp.permissions import ACTIONS, RESOURCES, get_access
+from crmApp.selectors.rbac import DUPLICATE_ROLE, role_name_taken
 from crmApp.serializers.base import ScopedRelatedField, TenantModelSerializer
-from crmApp.services import rbac as rbac_service
 
 MAX_ID = 2**63 - 1
 MAX_PERMISSION_IDS = 500
@@ -111,12 +111,12 @@ class RoleSerializer(TenantModelSerializer):
         instance = self.instance
         organization_id = instance.organization_id if instance else attrs["organization"].pk
         name = attrs.get("name")
-        if name is not None and rbac_service.role_name_taken(
+        if name is not None and role_name_taken(
             organization_id=organization_id,
             name=name,
             exclude_pk=instance.pk if instance else None,
         ):
-            raise serializers.ValidationError({"name": [rbac_service.DUPLICATE_ROLE]})
+            raise serializers.ValidationError({"name": [DUPLICATE_ROLE]})
         ids = attrs.pop("permission_ids", None)
         if ids is not None:
             found = {
@@ -130,22 +130,6 @@ class RoleSerializer(TenantModelSerializer):
                 )
             attrs["permissions"] = [found[pk] for pk in dict.fromkeys(ids)]
         return attrs
-
-    def create(self, validated_data):
-        return rbac_service.role_create(
-            organization=validated_data["organization"],
-            name=validated_data["name"],
-            description=validated_data.get("description"),
-            is_active=validated_data.get("is_active", True),
-            permissions=validated_data.get("permissions", ()),
-        )
-
-    def update(self, instance, validated_data):
-        permissions = validated_data.pop("permissions", None)
-        role = super().update(instance, validated_data)
-        if permissions is not None:
-            rbac_service.role_set_permissions(role=role, permissions=permissions)
-        return role
 
 
 class MemberUserField(serializers.PrimaryKeyRelatedField):

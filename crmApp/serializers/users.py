@@ -91,11 +91,6 @@ class RegistrationSerializer(CachedFieldsModelSerializer):
             raise serializers.ValidationError({"password": list(exc.messages)}) from exc
         return attrs
 
-    def create(self, validated_data):
-        validated_data.pop("password_confirm")
-        password = validated_data.pop("password")
-        return User.objects.create_user(password=password, **validated_data)
-
 
 class LoginSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=255)

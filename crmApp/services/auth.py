@@ -137,3 +137,18 @@ def login_failed(*, email: str, address: str | None) -> None:
 
 def login_succeeded(*, email: str) -> None:
     cache.delete(f"login-fail:acct:{email.strip().lower()}")
+
+
+@transaction.atomic
+def user_register(*, email: str, username: str, password: str, **profile) -> User:
+    """Create an account (the form has checked the password and that email and name are free)."""
+    return User.objects.create_user(email=email, username=username, password=password, **profile)
+
+
+@transaction.atomic
+def user_update_profile(*, user: User, **changes) -> User:
+    """Change the caller's own profile fields."""
+    for name, value in changes.items():
+        setattr(user, name, value)
+    user.save()
+    return user

@@ -1,11 +1,12 @@
-"""Customer status actions and figures."""
+"""Customer writes: create, update, delete and the status actions."""
+
+from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from crmApp.models import Customer
-from crmApp.models.base import ActiveStatus
+from crmApp.models import Customer, Organization, User
+from crmApp.services.records import record_create, record_delete, record_update, records_delete
 
 
 @transaction.atomic
@@ -21,18 +22,22 @@ def customer_set_status(*, customer: Customer, status: str) -> Customer:
     return customer
 
 
-def customer_stats(*, queryset: QuerySet[Customer]) -> dict:
-    """Counts over an already scoped queryset, in one aggregate query (conditional counts)."""
-    figures = queryset.order_by().aggregate(
-        total=Count("id"),
-        active=Count("id", filter=Q(status=ActiveStatus.ACTIVE)),
-        inactive=Count("id", filter=Q(status=ActiveStatus.INACTIVE)),
-        individual=Count("id", filter=Q(customer_type=Customer.CustomerType.INDIVIDUAL)),
-        business=Count("id", filter=Q(customer_type=Customer.CustomerType.BUSINESS)),
-    )
-    return {
-        "total": figures["total"],
-        "active": figures["active"],
-        "inactive": figures["inactive"],
-        "by_type": {"individual": figures["individual"], "business": figures["business"]},
-    }
+@transaction.atomic
+def customer_create(*, actor: User | None, organization: Organization, **fields: Any) -> Customer:
+    return record_create(Customer, actor=actor, organization=organization, **fields)
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, actor: User | None, **changes: Any) -> Customer:
+    return record_update(customer, actor=actor, **changes)
+
+
+@transaction.atomic
+def customer_delete(*, customer: Customer, actor: User | None) -> None:
+    record_delete(customer, actor=actor)
+
+
+@transaction.atomic
+def customer_delete_many(*, ids: list[int], actor: User | None) -> int:
+    """Delete the customers with `ids` (already checked to be visible and deletable)."""
+    return records_delete(Customer, ids=ids, actor=actor)

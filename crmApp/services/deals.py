@@ -21,13 +21,12 @@ import datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
-from rest_framework import status
-from rest_framework.exceptions import APIException, ValidationError
 
-from crmApp.models import Customer, Deal, Organization, Pipeline, PipelineStage
-from crmApp.relations import carry_loaded_relations
+from crmApp.errors import InvalidInput, NotFound, TransitionNotAllowed
+from crmApp.models import Customer, Deal, Organization, Pipeline, PipelineStage, User
+from crmApp.selectors.relations import carry_loaded_relations
+from crmApp.services.records import record_delete, records_delete
 
 OPEN_STATUSES = (Deal.Status.ACTIVE, Deal.Status.INACTIVE)
 WON_PROBABILITY = Decimal("100.00")
@@ -51,20 +50,14 @@ CLOSE_DATE_REQUIRED = "A won or lost deal keeps its close date."
 LOST_REASON_NOT_LOST = "Only a lost deal has a lost reason."
 
 
-class DealTransitionError(APIException):
+class DealTransitionError(TransitionNotAllowed):
     """A state-machine transition that is not allowed (400, `{"error": <message>}`)."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "This transition is not allowed."
-    default_code = "invalid_transition"
 
-
-class StageNotFound(APIException):
+class StageNotFound(NotFound):
     """The target stage is not one of the deal's pipeline (404, `{"error": "Stage not found"}`)."""
 
-    status_code = status.HTTP_404_NOT_FOUND
-    default_detail = "Stage not found"
-    default_code = "stage_not_found"
+    default_message = "Stage not found"
 
 
 def utc_today() -> datetime.date:
@@ -136,6 +129,7 @@ def _check_can_enter(deal: Deal, stage: PipelineStage) -> None:
 @transaction.atomic
 def deal_create(
     *,
+    actor: User | None,
     organization: Organization,
     customer: Customer,
     pipeline: Pipeline,
@@ -145,7 +139,7 @@ def deal_create(
 ) -> Deal:
     """Create an open deal in `stage`.
 
-    Without an explicit `probability` the deal takes the stage's (B13). Creating straight into
+    Without an explicit `probability` the deal takes the stage's . Creating straight into
     a closed-won / closed-lost stage creates a won / lost deal, as moving there would.
     """
     deal = Deal(organization=organization, customer=customer, pipeline=pipeline, **fields)
@@ -155,7 +149,7 @@ def deal_create(
 
 
 @transaction.atomic
-def deal_update(*, deal: Deal, **changes) -> Deal:
+def deal_update(*, deal: Deal, actor: User | None, **changes) -> Deal:
     """Apply an update form to a deal, keeping the state machine.
 
     Outcome fields are accepted only unchanged; `status` may switch between `active` and
@@ -190,7 +184,7 @@ def deal_update(*, deal: Deal, **changes) -> Deal:
     if closed and "probability" in changes and changes["probability"] != deal.probability:
         errors["probability"] = [REOPEN_FIRST]
     if errors:
-        raise ValidationError(errors)
+        raise InvalidInput(errors)
 
     probability = changes.get("probability")
     for name, value in changes.items():
@@ -209,7 +203,7 @@ def deal_move_stage(*, deal: Deal, stage_id: int) -> Deal:
         stage = PipelineStage.objects.get(
             pk=stage_id,
             pipeline_id=deal.pipeline_id,
-            pipeline__organization_id=deal.organization_id,
+            **{PipelineStage.TENANT_PATH: deal.organization_id},
         )
     except PipelineStage.DoesNotExist:
         raise StageNotFound() from None
@@ -262,67 +256,12 @@ def deal_reopen(*, deal: Deal) -> Deal:
     return deal
 
 
-def deal_stats(*, deals: QuerySet) -> dict:
-    """The stats figures over `deals` (already scoped to the caller) in ONE query.
+@transaction.atomic
+def deal_delete(*, deal: Deal, actor: User | None) -> None:
+    record_delete(deal, actor=actor)
 
-    One GROUP BY (stage, priority, outcome) returns a few dozen rows at most; the totals, the
-    per-stage and per-priority figures are summed here (exact: decimals are summed before the
-    conversion to float). It replaced an aggregate plus a per-stage GROUP BY, so the stats
-    request stays within 3 queries (bench/README.md).
 
-    `by_stage` is keyed by stage name; when stages of different pipelines share a name, each
-    key becomes `"<stage> (<pipeline>)"` so their figures are not merged (B5).
-    """
-    priorities = [choice for choice, _ in Deal.Priority.choices]
-    groups = list(
-        deals.order_by()
-        .values(
-            "stage_id",
-            "stage__name",
-            "stage__order",
-            "stage__pipeline_id",
-            "stage__pipeline__name",
-            "priority",
-            "is_won",
-            "is_lost",
-        )
-        .annotate(count=Count("id"), value=Sum("value"), expected=Sum("expected_revenue"))
-        .order_by()
-    )
-    zero = Decimal(0)
-    stages: dict[int, dict] = {}
-    for group in groups:
-        if group["stage_id"] is None:
-            continue
-        stage = stages.setdefault(group["stage_id"], {**group, "count": 0, "value": zero})
-        stage["count"] += group["count"]
-        stage["value"] += group["value"] or zero
-    rows = sorted(
-        stages.values(),
-        key=lambda row: (row["stage__pipeline_id"], row["stage__order"], row["stage_id"]),
-    )
-    names: dict[str, int] = {}
-    for row in rows:
-        names[row["stage__name"]] = names.get(row["stage__name"], 0) + 1
-    by_stage: dict[str, dict] = {}
-    for row in rows:
-        key = row["stage__name"]
-        if names[key] > 1:
-            key = f"{key} ({row['stage__pipeline__name']})"
-            if key in by_stage:
-                key = f"{key[:-1]} #{row['stage__pipeline_id']})"
-        by_stage[key] = {"count": row["count"], "value": float(row["value"])}
-
-    def count(keep) -> int:
-        return sum(group["count"] for group in groups if keep(group))
-
-    return {
-        "total_deals": count(lambda g: True),
-        "total_value": float(sum((g["value"] or zero for g in groups), zero)),
-        "expected_revenue": float(sum((g["expected"] or zero for g in groups), zero)),
-        "won": count(lambda g: g["is_won"]),
-        "lost": count(lambda g: g["is_lost"]),
-        "open": count(lambda g: not g["is_won"] and not g["is_lost"]),
-        "by_stage": by_stage,
-        "by_priority": {p: count(lambda g, p=p: g["priority"] == p) for p in priorities},
-    }
+@transaction.atomic
+def deal_delete_many(*, ids: list[int], actor: User | None) -> int:
+    """Delete the deals with `ids` (already checked to be visible and deletable)."""
+    return records_delete(Deal, ids=ids, actor=actor)

@@ -1,13 +1,15 @@
-"""Employee business actions."""
+"""Employee writes: create, update, delete and termination."""
 
 from datetime import date
+from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from crmApp.models import Employee
+from crmApp.errors import RecordInvalid
+from crmApp.models import Employee, Organization, User
 from crmApp.models.base import ActiveStatus
+from crmApp.services.records import record_create, record_delete, record_update
 
 ALREADY_TERMINATED = "Employee is already terminated."
 BEFORE_HIRE = "The termination date cannot be before the hire date."
@@ -23,11 +25,26 @@ def employee_terminate(*, employee: Employee, termination_date: date | None = No
     """
     locked = Employee.objects.select_for_update().get(pk=employee.pk)
     if locked.status == ActiveStatus.INACTIVE and locked.termination_date is not None:
-        raise ValidationError({"non_field_errors": [ALREADY_TERMINATED]})
+        raise RecordInvalid({"non_field_errors": [ALREADY_TERMINATED]})
     effective = termination_date or timezone.now().date()
     if locked.hire_date is not None and effective < locked.hire_date:
-        raise ValidationError({"termination_date": [BEFORE_HIRE]})
+        raise RecordInvalid({"termination_date": [BEFORE_HIRE]})
     locked.status = ActiveStatus.INACTIVE
     locked.termination_date = effective
     locked.save(update_fields=["status", "termination_date", "updated_at"])
     return locked
+
+
+@transaction.atomic
+def employee_create(*, actor: User | None, organization: Organization, **fields: Any) -> Employee:
+    return record_create(Employee, actor=actor, organization=organization, **fields)
+
+
+@transaction.atomic
+def employee_update(*, employee: Employee, actor: User | None, **changes: Any) -> Employee:
+    return record_update(employee, actor=actor, **changes)
+
+
+@transaction.atomic
+def employee_delete(*, employee: Employee, actor: User | None) -> None:
+    record_delete(employee, actor=actor)

@@ -1,22 +1,20 @@
-"""Lead qualification and conversion into a customer, and lead figures."""
+"""Lead writes: create, update, delete, qualification and conversion into a customer."""
+
+from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
-from crmApp.models import Customer, Employee, Lead, User
+from crmApp.errors import InvalidInput
+from crmApp.models import Customer, Employee, Lead, Organization, User
 from crmApp.models.base import ActiveStatus
+from crmApp.services.records import record_create, record_delete, record_update, records_delete
 
 ALREADY_CONVERTED = "Lead has already been converted."
 CONVERTED_NOT_QUALIFIABLE = "A converted lead cannot be qualified or disqualified."
 DISQUALIFIED_NOT_CONVERTIBLE = (
     "An unqualified or lost lead cannot be converted; change its qualification status first."
 )
-
-#: qualification_status values counted in the stats (`converted` and `lost` added to the four
-#: of the reference, which are always present).
-STATS_QUALIFICATIONS = ("new", "contacted", "qualified", "unqualified", "converted", "lost")
 
 
 def _locked(lead: Lead) -> Lead:
@@ -26,7 +24,7 @@ def _locked(lead: Lead) -> Lead:
 def _set_qualification(*, lead: Lead, qualification_status: str) -> Lead:
     locked = _locked(lead)
     if locked.is_converted:
-        raise ValidationError({"non_field_errors": [CONVERTED_NOT_QUALIFIABLE]})
+        raise InvalidInput({"non_field_errors": [CONVERTED_NOT_QUALIFIABLE]})
     locked.qualification_status = qualification_status
     locked.save(update_fields=["qualification_status", "updated_at"])
     return locked
@@ -35,7 +33,7 @@ def _set_qualification(*, lead: Lead, qualification_status: str) -> Lead:
 @transaction.atomic
 def lead_qualify(*, lead: Lead) -> Lead:
     """Mark a lead qualified; refused once converted (the row is locked so a concurrent
-    conversion cannot slip in between the check and the write) [B2]."""
+    conversion cannot slip in between the check and the write)."""
     return _set_qualification(lead=lead, qualification_status=Lead.QualificationStatus.QUALIFIED)
 
 
@@ -55,21 +53,21 @@ def lead_convert(
 ) -> Customer:
     """Turn a lead into a new customer of the same organization, exactly once.
 
-    The lead row is locked (`SELECT ... FOR UPDATE`) before `is_converted` is checked, so of two
-    concurrent conversions one creates the customer and the other waits, then sees the converted
-    lead and gets the 400 [R2]. Customer creation and the lead update share one transaction
-    [R1]; both carry the same `converted_at` [B1]. `assigned_to` must already be validated to
-    belong to the lead's organization; `converted_by` is the actor's first employee record
-    there (or null).
+     The lead row is locked (`SELECT ... FOR UPDATE`) before `is_converted` is checked, so of two
+     concurrent conversions one creates the customer and the other waits, then sees the converted
+     lead and gets the 400. Customer creation and the lead update share one transaction
+    ; both carry the same `converted_at`. `assigned_to` must already be validated to
+     belong to the lead's organization; `converted_by` is the actor's first employee record
+     there (or null).
     """
     locked = _locked(lead)
     if locked.is_converted:
-        raise ValidationError({"non_field_errors": [ALREADY_CONVERTED]})
+        raise InvalidInput({"non_field_errors": [ALREADY_CONVERTED]})
     if locked.qualification_status in (
         Lead.QualificationStatus.UNQUALIFIED,
         Lead.QualificationStatus.LOST,
     ):
-        raise ValidationError({"non_field_errors": [DISQUALIFIED_NOT_CONVERTIBLE]})
+        raise InvalidInput({"non_field_errors": [DISQUALIFIED_NOT_CONVERTIBLE]})
     now = timezone.now()
     customer = Customer.objects.create(
         organization_id=locked.organization_id,
@@ -110,34 +108,22 @@ def lead_convert(
     return customer
 
 
-def lead_stats(*, queryset: QuerySet[Lead]) -> dict:
-    """Counts over an already scoped queryset in ONE query: conditional counts per source
-    (only sources present appear), summed here for the totals [B5, P2]. One GROUP BY instead of
-    an aggregate plus a GROUP BY keeps the stats request within 3 queries (bench/README.md)."""
-    rows = list(
-        queryset.order_by()
-        .values("source")
-        .annotate(
-            total=Count("id"),
-            active=Count("id", filter=Q(status=ActiveStatus.ACTIVE)),
-            converted=Count("id", filter=Q(is_converted=True)),
-            unconverted=Count("id", filter=Q(is_converted=False)),
-            **{
-                f"q_{name}": Count("id", filter=Q(qualification_status=name))
-                for name in STATS_QUALIFICATIONS
-            },
-        )
-        .order_by("source")
-    )
+@transaction.atomic
+def lead_create(*, actor: User | None, organization: Organization, **fields: Any) -> Lead:
+    return record_create(Lead, actor=actor, organization=organization, **fields)
 
-    def total(key: str) -> int:
-        return sum(row[key] for row in rows)
 
-    return {
-        "total": total("total"),
-        "active": total("active"),
-        "converted": total("converted"),
-        "unconverted": total("unconverted"),
-        "by_qualification": {name: total(f"q_{name}") for name in STATS_QUALIFICATIONS},
-        "by_source": {row["source"]: row["total"] for row in rows},
-    }
+@transaction.atomic
+def lead_update(*, lead: Lead, actor: User | None, **changes: Any) -> Lead:
+    return record_update(lead, actor=actor, **changes)
+
+
+@transaction.atomic
+def lead_delete(*, lead: Lead, actor: User | None) -> None:
+    record_delete(lead, actor=actor)
+
+
+@transaction.atomic
+def lead_delete_many(*, ids: list[int], actor: User | None) -> int:
+    """Delete the leads with `ids` (already checked to be visible and deletable)."""
+    return records_delete(Lead, ids=ids, actor=actor)

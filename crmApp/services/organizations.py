@@ -1,12 +1,12 @@
 """Organization lifecycle: creation with its owner, roles and permissions; memberships."""
 
+from typing import Any
+
 from django.db import IntegrityError, transaction
-from django.db.models import Count, IntegerField, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import slugify
-from rest_framework.exceptions import PermissionDenied, ValidationError
 
+from crmApp.errors import Forbidden, InvalidInput
 from crmApp.models import (
     Organization,
     Permission,
@@ -87,25 +87,6 @@ def organization_create(*, owner: User, name: str, **fields) -> Organization:
     raise IntegrityError("could not allocate a unique organization slug")
 
 
-# --- reads shared by every representation that shows `member_count` ---------------------------
-
-
-def active_member_count(organization_path: str = "pk"):
-    """Number of active memberships of the organization at `organization_path`, as a subquery.
-
-    A correlated subquery (rather than `Count` over a join) composes with any other join or
-    annotation without multiplying rows, so lists stay one query whatever they select.
-    """
-    counts = (
-        UserOrganization.objects.filter(organization_id=OuterRef(organization_path), is_active=True)
-        .order_by()
-        .values("organization_id")
-        .annotate(total=Count("id"))
-        .values("total")
-    )
-    return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
-
-
 # --- memberships ------------------------------------------------------------------------------
 
 LAST_OWNER = (
@@ -144,7 +125,7 @@ def _other_active_owner_exists(membership: UserOrganization) -> bool:
 
 def _guard_last_owner(membership: UserOrganization) -> None:
     if membership.is_active and membership.is_owner and not _other_active_owner_exists(membership):
-        raise ValidationError({"non_field_errors": [LAST_OWNER]})
+        raise InvalidInput({"non_field_errors": [LAST_OWNER]})
 
 
 def _drop_roles(membership: UserOrganization) -> None:
@@ -169,7 +150,7 @@ def membership_add(
     """
     organization = _lock_organization(organization_id)
     if is_owner and not _is_owner(user=actor, organization_id=organization_id):
-        raise PermissionDenied(GRANT_OWNERSHIP)
+        raise Forbidden(GRANT_OWNERSHIP)
     membership = (
         UserOrganization.objects.select_for_update()
         .filter(user=user, organization=organization)
@@ -180,7 +161,7 @@ def membership_add(
             user=user, organization=organization, is_owner=is_owner, is_active=is_active
         )
     if membership.is_active:
-        raise ValidationError({"user_id": ["This user is already a member of the organization."]})
+        raise InvalidInput({"user_id": ["This user is already a member of the organization."]})
     membership.is_active = is_active
     membership.is_owner = is_owner
     membership.left_at = None
@@ -209,12 +190,12 @@ def membership_update(
     if (new_active, new_owner) == (membership.is_active, membership.is_owner):
         return membership
     if membership.is_owner and not actor_is_owner:
-        raise PermissionDenied(OWNER_MEMBERSHIP)
+        raise Forbidden(OWNER_MEMBERSHIP)
     if new_owner and not membership.is_owner:
         if membership.user_id == actor.pk:
-            raise PermissionDenied(SELF_PROMOTION)
+            raise Forbidden(SELF_PROMOTION)
         if not actor_is_owner:
-            raise PermissionDenied(GRANT_OWNERSHIP)
+            raise Forbidden(GRANT_OWNERSHIP)
     if not (new_active and new_owner):
         _guard_last_owner(membership)
     membership.is_active = new_active
@@ -237,9 +218,9 @@ def membership_remove(*, membership: UserOrganization, actor: User) -> UserOrgan
     _lock_organization(membership.organization_id)
     membership = UserOrganization.objects.select_for_update().get(pk=membership.pk)
     if not membership.is_active:
-        raise ValidationError({"user_id": ["This user is not an active member."]})
+        raise InvalidInput({"user_id": ["This user is not an active member."]})
     if membership.is_owner:
-        raise ValidationError({"user_id": ["An organization owner cannot be removed."]})
+        raise InvalidInput({"user_id": ["An organization owner cannot be removed."]})
     return _end_membership(membership)
 
 
@@ -253,7 +234,7 @@ def membership_leave(*, organization_id: int, user: User) -> UserOrganization:
         .first()
     )
     if membership is None:
-        raise ValidationError({"non_field_errors": ["You are not a member of this organization."]})
+        raise InvalidInput({"non_field_errors": ["You are not a member of this organization."]})
     _guard_last_owner(membership)
     return _end_membership(membership)
 
@@ -279,7 +260,22 @@ def membership_delete(*, membership: UserOrganization, actor: User) -> None:
     if membership.is_owner and not _is_owner(
         user=actor, organization_id=membership.organization_id
     ):
-        raise PermissionDenied(OWNER_MEMBERSHIP)
+        raise Forbidden(OWNER_MEMBERSHIP)
     _guard_last_owner(membership)
     _drop_roles(membership)
     membership.delete()
+
+
+@transaction.atomic
+def organization_update(*, organization: Organization, actor: User, **changes: Any) -> Organization:
+    """Change an organization's profile (its owner rules are checked before the call)."""
+    for name, value in changes.items():
+        setattr(organization, name, value)
+    organization.save()
+    return organization
+
+
+@transaction.atomic
+def organization_delete(*, organization: Organization, actor: User) -> None:
+    """Delete an organization with everything it owns (owner only, checked before the call)."""
+    organization.delete()

@@ -9,9 +9,10 @@ renumbering (a plain row lock on the stages could not stop a concurrent insert).
 
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, ValidationError
 
-from crmApp.models import Organization, Pipeline, PipelineStage
+from crmApp.errors import InvalidInput, RecordMissing
+from crmApp.models import Organization, Pipeline, PipelineStage, User
+from crmApp.services.records import record_delete
 
 
 def _lock_pipeline(pipeline_id: int) -> Pipeline:
@@ -35,11 +36,13 @@ def _renumber(stages: list[PipelineStage]) -> None:
 
 def _check_position(position: int, *, last: int) -> None:
     if not 0 <= position <= last:
-        raise ValidationError({"order": [f"Ensure this value is between 0 and {last}."]})
+        raise InvalidInput({"order": [f"Ensure this value is between 0 and {last}."]})
 
 
 @transaction.atomic
-def stage_create(*, pipeline: Pipeline, order: int | None = None, **fields) -> PipelineStage:
+def stage_create(
+    *, actor: User | None, pipeline: Pipeline, order: int | None = None, **fields
+) -> PipelineStage:
     """Insert a stage at `order` (default: after the last one), shifting the later stages."""
     _lock_pipeline(pipeline.pk)
     stages = _ordered_stages(pipeline.pk)
@@ -58,7 +61,7 @@ def stage_move(*, stage: PipelineStage, order: int) -> PipelineStage:
     stages = _ordered_stages(stage.pipeline_id)
     current = next((s for s in stages if s.pk == stage.pk), None)
     if current is None:
-        raise NotFound("No PipelineStage matches the given query.")
+        raise RecordMissing("PipelineStage")
     _check_position(order, last=len(stages) - 1)
     stages.remove(current)
     stages.insert(order, current)
@@ -67,7 +70,9 @@ def stage_move(*, stage: PipelineStage, order: int) -> PipelineStage:
 
 
 @transaction.atomic
-def stage_update(*, stage: PipelineStage, order: int | None = None, **fields) -> PipelineStage:
+def stage_update(
+    *, stage: PipelineStage, actor: User | None, order: int | None = None, **fields
+) -> PipelineStage:
     """Change a stage's fields and, when `order` is given, its position (as `stage_move`).
 
     The pipeline is not among the changeable fields: a stage never moves between pipelines.
@@ -76,7 +81,7 @@ def stage_update(*, stage: PipelineStage, order: int | None = None, **fields) ->
     fields.pop("pipeline", None)
     fresh = PipelineStage.objects.filter(pk=stage.pk).first()
     if fresh is None:
-        raise NotFound("No PipelineStage matches the given query.")
+        raise RecordMissing("PipelineStage")
     for name, value in fields.items():
         setattr(fresh, name, value)
     fresh.save(update_fields=[*fields, "updated_at"])
@@ -86,7 +91,7 @@ def stage_update(*, stage: PipelineStage, order: int | None = None, **fields) ->
 
 
 @transaction.atomic
-def stage_delete(*, stage: PipelineStage) -> None:
+def stage_delete(*, stage: PipelineStage, actor: User | None) -> None:
     """Delete a stage and close the gap it leaves (deals in it keep existing, stage-less)."""
     _lock_pipeline(stage.pipeline_id)
     PipelineStage.objects.filter(pk=stage.pk).delete()
@@ -129,7 +134,9 @@ def pipeline_set_default(*, pipeline: Pipeline) -> Pipeline:
 
 
 @transaction.atomic
-def pipeline_create(*, organization: Organization, is_default: bool = False, **fields) -> Pipeline:
+def pipeline_create(
+    *, actor: User | None, organization: Organization, is_default: bool = False, **fields
+) -> Pipeline:
     """Create a pipeline; `is_default=True` takes the default over through the same switch."""
     if is_default:
         _lock_organization_pipelines(organization.pk)
@@ -138,7 +145,7 @@ def pipeline_create(*, organization: Organization, is_default: bool = False, **f
 
 
 @transaction.atomic
-def pipeline_update(*, pipeline: Pipeline, **changes) -> Pipeline:
+def pipeline_update(*, pipeline: Pipeline, actor: User | None, **changes) -> Pipeline:
     """Change a pipeline; `is_default=True` takes the default over through the same switch.
 
     `is_default=False` on the default pipeline simply leaves the organization without one.
@@ -152,3 +159,9 @@ def pipeline_update(*, pipeline: Pipeline, **changes) -> Pipeline:
         setattr(pipeline, name, value)
     pipeline.save(update_fields=[*changes, "updated_at"])
     return pipeline
+
+
+@transaction.atomic
+def pipeline_delete(*, pipeline: Pipeline, actor: User | None) -> None:
+    """Delete a pipeline with its stages (its deals go with it)."""
+    record_delete(pipeline, actor=actor)

@@ -6,51 +6,32 @@ never link two tenants.
 """
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, IntegerField, OuterRef, Subquery
-from django.db.models.functions import Coalesce
-from rest_framework.exceptions import ValidationError
 
-from crmApp.models import Organization, Permission, Role, RolePermission
+from crmApp.errors import InvalidInput, NotFound
+from crmApp.models import Organization, Permission, Role, RolePermission, User, UserRole
+from crmApp.selectors.rbac import DUPLICATE_ROLE, role_name_taken
 from crmApp.services.organizations import unique_slug
+from crmApp.services.records import record_create, record_delete, record_update
 
-DUPLICATE_ROLE = "A role with this name already exists in this organization."
-
-
-class PermissionNotFound(Exception):
-    """The permission id is not a permission of the role's organization."""
-
-
-def role_permission_count(role_path: str = "pk"):
-    """Number of grants of the role at `role_path`, as a subquery (one query for any page)."""
-    counts = (
-        RolePermission.objects.filter(role_id=OuterRef(role_path))
-        .order_by()
-        .values("role_id")
-        .annotate(total=Count("id"))
-        .values("total")
-    )
-    return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
-
-
-def role_name_taken(*, organization_id: int, name: str, exclude_pk: int | None = None) -> bool:
-    roles = Role.objects.filter(organization_id=organization_id, name__iexact=name.strip())
-    if exclude_pk is not None:
-        roles = roles.exclude(pk=exclude_pk)
-    return roles.exists()
+SYSTEM_PERMISSION = "System permissions cannot be changed or deleted."
+SYSTEM_ROLE = "System roles cannot be deleted."
+PERMISSION_NOT_FOUND = "Permission not found"
 
 
 def _check_same_organization(role: Role, permissions: Iterable[Permission]) -> list[Permission]:
     permissions = list(permissions)
     if any(permission.organization_id != role.organization_id for permission in permissions):
-        raise ValidationError({"permission_ids": ["Permissions must belong to the organization."]})
+        raise InvalidInput({"permission_ids": ["Permissions must belong to the organization."]})
     return permissions
 
 
 @transaction.atomic
 def role_create(
     *,
+    actor: User | None,
     organization: Organization,
     name: str,
     description: str | None = None,
@@ -63,7 +44,7 @@ def role_create(
     slug derives from the name and is suffixed when punctuation makes two names slugify alike.
     """
     if role_name_taken(organization_id=organization.pk, name=name):
-        raise ValidationError({"name": [DUPLICATE_ROLE]})
+        raise InvalidInput({"name": [DUPLICATE_ROLE]})
     slug = unique_slug(
         name=name,
         taken=lambda s: Role.objects.filter(organization=organization, slug=s).exists(),
@@ -101,7 +82,7 @@ def role_grant_permission(*, role: Role, permission_id: int) -> bool:
         pk=permission_id, organization_id=role.organization_id
     ).first()
     if permission is None:
-        raise PermissionNotFound(permission_id)
+        raise NotFound(PERMISSION_NOT_FOUND)
     _, created = RolePermission.objects.get_or_create(role=role, permission=permission)
     return created
 
@@ -111,3 +92,60 @@ def role_revoke_permission(*, role: Role, permission_id: int) -> bool:
     """Remove a grant if present; True when one was removed."""
     deleted, _ = RolePermission.objects.filter(role=role, permission_id=permission_id).delete()
     return bool(deleted)
+
+
+@transaction.atomic
+def role_update(
+    *, role: Role, actor: User | None, permissions: Iterable[Permission] | None = None, **changes
+) -> Role:
+    """Change a role's fields and, when `permissions` is given, make its grants exactly those."""
+    record_update(role, actor=actor, **changes)
+    if permissions is not None:
+        role_set_permissions(role=role, permissions=permissions)
+    return role
+
+
+@transaction.atomic
+def role_delete(*, role: Role, actor: User | None) -> None:
+    """Delete a custom role; the system roles every organization relies on stay."""
+    if role.is_system_role:
+        raise InvalidInput({"non_field_errors": [SYSTEM_ROLE]})
+    record_delete(role, actor=actor)
+
+
+@transaction.atomic
+def permission_create(
+    *, actor: User | None, organization: Organization, **fields: Any
+) -> Permission:
+    return record_create(Permission, actor=actor, organization=organization, **fields)
+
+
+@transaction.atomic
+def permission_update(*, permission: Permission, actor: User | None, **changes: Any) -> Permission:
+    return record_update(permission, actor=actor, **changes)
+
+
+@transaction.atomic
+def permission_delete(*, permission: Permission, actor: User | None) -> None:
+    """Delete a client-made permission; the seeded system permissions stay (a 400)."""
+    if permission.is_system_permission:
+        raise InvalidInput({"non_field_errors": [SYSTEM_PERMISSION]})
+    record_delete(permission, actor=actor)
+
+
+@transaction.atomic
+def user_role_create(*, actor: User | None, organization: Organization, **fields: Any) -> UserRole:
+    """Assign a role (validated to be of `organization`, to an active member of it)."""
+    return record_create(
+        UserRole, actor=actor, organization=organization, assigned_by=actor, **fields
+    )
+
+
+@transaction.atomic
+def user_role_update(*, user_role: UserRole, actor: User | None, **changes: Any) -> UserRole:
+    return record_update(user_role, actor=actor, **changes)
+
+
+@transaction.atomic
+def user_role_delete(*, user_role: UserRole, actor: User | None) -> None:
+    record_delete(user_role, actor=actor)

@@ -178,13 +178,17 @@ class UserViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = serializer.save()
+        data = dict(serializer.validated_data)
+        data.pop("password_confirm")
+        user = auth_service.user_register(**data)
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer):
         if serializer.instance.pk != self.request.user.pk:
             raise PermissionDenied("You can only change your own account.")
-        serializer.save()
+        serializer.instance = auth_service.user_update_profile(
+            user=serializer.instance, **serializer.validated_data
+        )
 
     def perform_destroy(self, instance):
         raise PermissionDenied("Accounts cannot be deleted through the API.")
@@ -214,8 +218,8 @@ class UserViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     def _update_self(self, request):
         serializer = UserSerializer(request.user, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        serializer.save()
-        return Response(serializer.data)
+        user = auth_service.user_update_profile(user=request.user, **serializer.validated_data)
+        return Response(UserSerializer(user).data)
 
 
 class SessionViewSet(

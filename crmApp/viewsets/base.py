@@ -1,32 +1,33 @@
 """The one scoping and permission base for organization-owned resources.
 
-Every tenant queryset is built here: `get_queryset` keeps only rows of organizations where the
-caller is an active member holding the resource's read permission (narrowed further by the
-`X-Organization-ID` header or `?organization=`). Subclasses may not override `get_queryset`;
-they refine it with `scope_queryset`. Rows of other organizations are therefore simply not found
-(404), writes are checked against `PERMISSION_TABLE` for the row's own organization, and every
-write request runs in one transaction that is rolled back when the answer is an error.
+Every tenant queryset is built here: `get_queryset` asks the viewset's selector for the rows of
+the organizations where the caller is an active member holding the resource's read permission
+(narrowed further by the `X-Organization-ID` header or `?organization=`), shaped for the action.
+Subclasses may not override `get_queryset`. Rows of other organizations are therefore simply not
+found (404); `OrganizationPermission` checks writes against `PERMISSION_TABLE` for the row's own
+organization; every write request runs in one transaction that is rolled back when the answer is
+an error; creates, updates and deletes go through the viewset's services.
 """
 
+from typing import Any, ClassVar
+
 from django.db import transaction
-from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
-from crmApp.pagination import searched_rows
 from crmApp.permissions import (
-    SELF_SERVICE,
     Access,
-    TablePermission,
+    OrganizationPermission,
+    deny_write,
     get_access,
     required_permissions,
+    write_refusal,
 )
-from crmApp.relations import relations_loaded
+from crmApp.selectors.base import ResourceSelector
 from crmApp.serializers.base import represent
-from crmApp.serializers.fast import list_spec_for
 
 ORGANIZATION_HEADER = "HTTP_X_ORGANIZATION_ID"
-INACTIVE_ORGANIZATION = "This organization is inactive; its records are read-only."
 
 
 def parse_id(raw, *, field: str) -> int:
@@ -37,6 +38,12 @@ def parse_id(raw, *, field: str) -> int:
     if not 0 < value < 2**63:
         raise exceptions.ValidationError({field: ["A valid integer is required."]})
     return value
+
+
+class OrganizationHintSerializer(serializers.Serializer):
+    """The organization a create body names, read before the body is validated."""
+
+    organization = serializers.IntegerField(required=False, allow_null=True)
 
 
 class AtomicWritesMixin:
@@ -53,19 +60,30 @@ class AtomicWritesMixin:
 
 
 class OrganizationScopedMixin(AtomicWritesMixin):
-    #: Path from the model to its organization id (stages: "pipeline__organization_id").
-    organization_lookup = "organization_id"
-    permission_classes = [TablePermission]
+    permission_classes = [OrganizationPermission]
+    #: How this resource is read (crmApp.selectors); it also names the model.
+    selector: ClassVar[ResourceSelector]
     ordering = ("id",)
     #: Extra (non-list) actions that also honour filters, search and ordering.
     filter_actions: tuple[str, ...] = ()
     #: Per-action serializer classes; "default" is the detail representation.
-    serializer_classes: dict = {}
+    serializer_classes: ClassVar[dict] = {}
+    #: WIDENED VISIBILITY: actions that see every organization of an active membership (still
+    #: narrowed by the header), not only those where the caller may read the resource. Used for
+    #: writes whose permission check must answer 403 to a member rather than 404.
+    visible_to_members: ClassVar[frozenset[str]] = frozenset()
+    #: WIDENED VISIBILITY: self-service actions over the caller's own records in every
+    #: organization of an active membership, whatever the header says.
+    visible_across_memberships: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "get_queryset" in cls.__dict__:
-            raise TypeError(f"{cls.__name__} must refine scope_queryset(), not get_queryset().")
+            raise TypeError(f"{cls.__name__} must shape reads in its selector, not get_queryset().")
+        selector = cls.__dict__.get("selector")
+        if selector is not None:
+            # Only for DRF's and the schema's introspection; rows are read through the selector.
+            cls.queryset = selector.model._default_manager.all()
 
     # --- the caller and the organizations a request acts on ---------------------------------
 
@@ -95,74 +113,39 @@ class OrganizationScopedMixin(AtomicWritesMixin):
         return required_permissions(self.basename, "retrieve") or (("__none__", "view"),)
 
     def readable_organization_ids(self) -> frozenset[int]:
-        orgs = self.access.orgs_with(self.read_permissions())
+        access = self.access
+        if self.action in self.visible_across_memberships:
+            return access.member_org_ids
+        if self.action in self.visible_to_members:
+            orgs = access.member_org_ids
+        else:
+            orgs = access.orgs_with(self.read_permissions())
         narrowed = self.narrowed_organization_ids()
         return orgs & narrowed if narrowed is not None else orgs
 
     # --- querysets ----------------------------------------------------------------------------
 
     def get_queryset(self):
-        lookup = f"{self.organization_lookup}__in"
-        queryset = self.queryset.filter(**{lookup: self.readable_organization_ids()})
-        return self.scope_queryset(queryset)
-
-    def scope_queryset(self, queryset):
-        """Refine the already scoped queryset (select_related, annotations per action)."""
-        return queryset
-
-    def organization_id_of(self, obj) -> int:
-        value = obj
-        for part in self.organization_lookup.split("__"):
-            value = getattr(value, part)
-        return value
+        visible = self.selector.visible(self.readable_organization_ids())
+        return self.selector.for_action(visible, self.action)
 
     # --- permissions --------------------------------------------------------------------------
 
     def required(self):
         return required_permissions(self.basename, self.action)
 
-    def check_permissions(self, request):
-        super().check_permissions(request)
-        required = self.required()
-        if required == SELF_SERVICE or self.detail:
-            return  # object-level check follows in check_object_permissions
-        access = self.access
-        if self.action == "create":
-            hinted = self.create_organization_hint()
-            if hinted is not None and hinted in access.member_org_ids:
-                if not access.has(hinted, required):
-                    self.permission_denied(request)
-                if hinted not in access.active_org_ids:
-                    self.permission_denied(request, message=INACTIVE_ORGANIZATION)
-        if not access.orgs_with(required):
-            self.permission_denied(request)
-
     def create_organization_hint(self) -> int | None:
-        data = self.request.data if isinstance(self.request.data, dict) else {}
-        raw = data.get("organization")
-        try:
-            return int(raw) if raw not in (None, "") else self.default_organization_id()
-        except (TypeError, ValueError):
+        """The organization a create will write into, as far as it is known before validation."""
+        form = OrganizationHintSerializer(data=self.request.data)
+        if not form.is_valid():
             return None
-
-    def check_object_permissions(self, request, obj):
-        super().check_object_permissions(request, obj)
-        required = self.required()
-        if required == SELF_SERVICE:
-            return
-        organization_id = self.organization_id_of(obj)
-        if not self.access.has(organization_id, required):
-            self.permission_denied(request)
-        if request.method not in SAFE_METHODS and organization_id not in self.access.active_org_ids:
-            self.permission_denied(request, message=INACTIVE_ORGANIZATION)
+        named = form.validated_data.get("organization")
+        return named if named is not None else self.default_organization_id()
 
     def check_organization_write(self, organization_id: int, required=None) -> None:
         """Authoritative check for writes whose organization is known only after validation."""
         required = required if required is not None else self.required()
-        if not self.access.has(organization_id, required):
-            self.permission_denied(self.request)
-        if organization_id not in self.access.active_org_ids:
-            self.permission_denied(self.request, message=INACTIVE_ORGANIZATION)
+        deny_write(write_refusal(self.access, organization_id, required))
 
     # --- serializers and responses ----------------------------------------------------------
 
@@ -172,38 +155,22 @@ class OrganizationScopedMixin(AtomicWritesMixin):
         return super().get_serializer_class()
 
     def list(self, request, *args, **kwargs):
-        """Lists with a spec in `crmApp.serializers.fast` skip model instances and the DRF
-        serializer (same JSON, ~5x less CPU per page); the others take DRF's path."""
-        spec = list_spec_for(self.get_serializer_class())
+        """Lists whose selector has row specs skip model instances and the DRF serializer (same
+        JSON, ~5x less CPU per page); the others take DRF's path."""
+        spec = self.selector.list_rows
         if spec is None:
             return super().list(request, *args, **kwargs)
         queryset = self.filter_queryset(self.get_queryset())
-        if request.query_params.get("search", "").strip():
-            rows = searched_rows(queryset, spec.rows)
-        else:
-            rows = spec.rows(queryset)
+        searched = bool(request.query_params.get("search", "").strip())
+        rows = self.selector.page_rows(queryset, searched=searched)
         page = self.paginate_queryset(rows)
         if page is None:
             return Response(spec.render(rows))
         return self.get_paginated_response(spec.render(page))
 
     def detail_data(self, instance, *, as_written: bool = False) -> dict:
-        """The detail representation of a row just written, re-read with the detail's joins.
-
-        `as_written=True` is the caller's word that `instance` is the row exactly as it was just
-        saved (a create's own instance, the row a transition locked and updated), not a copy
-        read before a service changed the row. It is then served as it is when it already holds
-        every relation the joins and prefetches would load (a create's validated relations, a
-        transition's carried-over ones), saving the joined read; the models have no
-        database-side defaults, so the saved fields are what a read would return.
-        """
-        lookup = {f"{self.organization_lookup}": self.organization_id_of(instance)}
-        queryset = self.scope_queryset(self.queryset.filter(pk=instance.pk, **lookup))
-        if as_written and relations_loaded(instance, queryset):
-            return self.serialize_detail(instance)
-        # Sliced, not `.first()`: a primary-key read needs no ORDER BY, and compiling one over
-        # the joins cost more than the query itself.
-        return self.serialize_detail(next(iter(queryset.order_by()[:1]), instance))
+        """The detail representation of a row just written (see `ResourceSelector.written`)."""
+        return self.serialize_detail(self.selector.written(instance, as_written=as_written))
 
     def serialize_detail(self, instance) -> dict:
         """The detail representation of an instance whose relations are already loaded."""
@@ -215,35 +182,35 @@ class OrganizationScopedMixin(AtomicWritesMixin):
 
 
 class OrganizationScopedViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
-    """CRUD for an organization-owned model; create and update answer with the detail."""
+    """CRUD for an organization-owned model; create and update answer with the detail.
 
-    def perform_create(self, serializer):
-        organization = serializer.validated_data["organization"]
-        self.check_organization_write(organization.pk)
-        serializer.save()
+    The serializer validates; the subclass's `create_record`, `update_record` and
+    `destroy_record` hand the validated data to the resource's services, the one write path.
+    """
+
+    def create_record(self, data: dict[str, Any]):
+        raise NotImplementedError
+
+    def update_record(self, instance, data: dict[str, Any]):
+        raise NotImplementedError
+
+    def destroy_record(self, instance) -> None:
+        raise NotImplementedError
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        self.perform_create(serializer)
-        return Response(
-            self.detail_data(serializer.instance, as_written=True), status=status.HTTP_201_CREATED
-        )
+        self.check_organization_write(serializer.organization_id)
+        instance = self.create_record(dict(serializer.validated_data))
+        return Response(self.detail_data(instance, as_written=True), status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)
         instance = self.get_object()
         serializer = self.get_serializer(instance, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        self.perform_update(serializer)
-        return Response(self.detail_data(serializer.instance))
+        instance = self.update_record(instance, dict(serializer.validated_data))
+        return Response(self.detail_data(instance))
 
-
-class OrganizationScopedReadDeleteViewSet(
-    OrganizationScopedMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
-    """For scoped resources that are created and changed only through actions."""
+    def perform_destroy(self, instance):
+        self.destroy_record(instance)

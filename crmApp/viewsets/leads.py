@@ -1,48 +1,24 @@
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crmApp.filters.leads import LeadFilterSet
-from crmApp.models import Customer, Employee, Lead
-from crmApp.pagination import cached_if_large
-from crmApp.serializers.base import ScopedRelatedField
+from crmApp.selectors.leads import LeadSelector
+from crmApp.serializers.actions import LeadConvertSerializer
 from crmApp.serializers.leads import LeadListSerializer, LeadSerializer
 from crmApp.serializers.schema import (
     LeadConvertedSerializer,
     LeadMessageSerializer,
     LeadStatsSerializer,
 )
-from crmApp.services.leads import lead_convert, lead_disqualify, lead_qualify, lead_stats
+from crmApp.services import leads as services
 from crmApp.viewsets.base import OrganizationScopedViewSet
 from crmApp.viewsets.bulk import BulkActionsMixin
 
 
-class LeadConvertSerializer(serializers.Serializer):
-    customer_type = serializers.ChoiceField(
-        choices=Customer.CustomerType.choices, default=Customer.CustomerType.BUSINESS
-    )
-    assigned_to_id = ScopedRelatedField(
-        source="assigned_to", queryset=Employee.objects.all(), required=False, allow_null=True
-    )
-
-    def validate(self, attrs):
-        employee = attrs.get("assigned_to")
-        lead = self.context["lead"]
-        if employee is not None and employee.organization_id != lead.organization_id:
-            field = self.fields["assigned_to_id"]
-            raise serializers.ValidationError(
-                {
-                    "assigned_to_id": [
-                        field.error_messages["does_not_exist"].format(pk_value=employee.pk)
-                    ]
-                }
-            )
-        return attrs
-
-
 class LeadViewSet(BulkActionsMixin, OrganizationScopedViewSet):
-    queryset = Lead.objects.all()
+    selector = LeadSelector()
     serializer_classes = {"default": LeadSerializer, "list": LeadListSerializer}
     filterset_class = LeadFilterSet
     search_fields = ["name", "email", "company"]
@@ -72,32 +48,33 @@ class LeadViewSet(BulkActionsMixin, OrganizationScopedViewSet):
         "tags",
     )
 
-    def scope_queryset(self, queryset):
-        if self.action == "list":
-            return queryset.select_related("assigned_to")
-        if self.action in ("stats", "export_csv", "bulk_delete"):
-            return queryset
-        return queryset.select_related("assigned_to__manager", "converted_by")
+    def create_record(self, data):
+        return services.lead_create(actor=self.request.user, **data)
+
+    def update_record(self, instance, data):
+        return services.lead_update(lead=instance, actor=self.request.user, **data)
+
+    def destroy_record(self, instance):
+        services.lead_delete(lead=instance, actor=self.request.user)
+
+    def destroy_records(self, ids):
+        return services.lead_delete_many(ids=ids, actor=self.request.user)
 
     @extend_schema(responses=LeadStatsSerializer)
     @action(detail=False, methods=["get"])
     def stats(self, request):
-        # Huge tenants: figures reused up to PAGINATION_COUNT_CACHE_SECONDS (bench/README.md).
-        stats = cached_if_large(
-            self.get_queryset(), "stats", lambda qs: lead_stats(queryset=qs), lambda r: r["total"]
-        )
-        return Response(stats)
+        return Response(self.selector.stats(self.get_queryset()))
 
     @extend_schema(request=None, responses=LeadMessageSerializer)
     @action(detail=True, methods=["post"])
     def qualify(self, request, pk=None):
-        lead = lead_qualify(lead=self.get_object())
+        lead = services.lead_qualify(lead=self.get_object())
         return Response({"message": "Lead qualified successfully.", "lead": self.detail_data(lead)})
 
     @extend_schema(request=None, responses=LeadMessageSerializer)
     @action(detail=True, methods=["post"])
     def disqualify(self, request, pk=None):
-        lead = lead_disqualify(lead=self.get_object())
+        lead = services.lead_disqualify(lead=self.get_object())
         return Response({"message": "Lead disqualified.", "lead": self.detail_data(lead)})
 
     @extend_schema(request=LeadConvertSerializer, responses={201: LeadConvertedSerializer})
@@ -108,7 +85,7 @@ class LeadViewSet(BulkActionsMixin, OrganizationScopedViewSet):
             data=request.data, context={**self.get_serializer_context(), "lead": lead}
         )
         form.is_valid(raise_exception=True)
-        customer = lead_convert(
+        customer = services.lead_convert(
             lead=lead,
             actor=request.user,
             customer_type=form.validated_data["customer_type"],

@@ -1,6 +1,6 @@
 """Organizations and memberships.
 
-An organization is scoped by its own id (`organization_lookup = "id"`). Reads need
+An organization is its own tenant (`Organization.TENANT_PATH = "id"`). Reads need
 `organizations:view` there; the caller's other writes are checked against the permission table
 for that organization, so a member without the right gets 403 and a stranger 404. An inactive
 organization is read-only (the base refuses writes), except for what its owner needs to undo or
@@ -8,16 +8,19 @@ finish it: reactivating it and deleting it. Leaving is always possible.
 """
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import serializers, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from crmApp.filters.organizations import MembershipFilterSet
-from crmApp.models import Organization, UserOrganization
+from crmApp.models import UserOrganization
+from crmApp.permissions.classes import OrganizationOwnerRules
+from crmApp.selectors.organizations import MembershipSelector, OrganizationSelector
 from crmApp.serializers.organizations import (
     AddMemberSerializer,
     MembershipCreateSerializer,
+    MembershipHintSerializer,
     MembershipSerializer,
     MembershipUpdateSerializer,
     OrganizationCreateSerializer,
@@ -28,12 +31,6 @@ from crmApp.serializers.schema import MessageSerializer
 from crmApp.services import organizations as organization_service
 from crmApp.viewsets.base import OrganizationScopedMixin
 
-#: Caps on the unpaginated arrays (contract C5).
-MAX_MY_ORGANIZATIONS = 200
-MAX_MEMBERS = 500
-
-ADD_MEMBER_DENIED = "Only organization owners can add members."
-ACTIVATION_DENIED = "Only organization owners can activate or deactivate an organization."
 NOT_A_MEMBER = "This user is not an active member."
 
 
@@ -45,8 +42,8 @@ NOT_A_MEMBER = "This user is not an active member."
     partial_update=extend_schema(request=OrganizationSerializer, responses=OrganizationSerializer),
 )
 class OrganizationViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
-    queryset = Organization.objects.all()
-    organization_lookup = "id"
+    selector = OrganizationSelector()
+    permission_classes = [OrganizationOwnerRules]
     serializer_classes = {
         "default": OrganizationSerializer,
         "create": OrganizationCreateSerializer,
@@ -76,53 +73,12 @@ class OrganizationViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
     )
     ordering_aliases = {"zip_code": "postal_code"}
 
-    #: Actions that see every organization of an active membership, not only readable ones:
-    #: self-service ones, and writes, whose permission check then answers 403 to a member.
-    MEMBER_VISIBLE = frozenset(
+    #: Writes answer 403 (not 404) to a member without the permission; `my_organizations`
+    #: lists every organization of an active membership.
+    visible_to_members = frozenset(
         {"update", "partial_update", "destroy", "add_member", "remove_member", "leave"}
     )
-
-    def scope_queryset(self, queryset):
-        return queryset.annotate(member_count=organization_service.active_member_count())
-
-    def readable_organization_ids(self):
-        if self.action == "my_organizations":
-            return self.access.member_org_ids
-        if self.action in self.MEMBER_VISIBLE:
-            narrowed = self.narrowed_organization_ids()
-            members = self.access.member_org_ids
-            return members & narrowed if narrowed is not None else members
-        return super().readable_organization_ids()
-
-    def check_object_permissions(self, request, obj):
-        access = self.access
-        if self.action == "add_member" and not access.has(obj.pk, self.required()):
-            self.permission_denied(request, message=ADD_MEMBER_DENIED)
-        if self.action in ("update", "partial_update"):
-            if self._changes_activation(obj) and obj.pk not in access.owner_org_ids:
-                self.permission_denied(request, message=ACTIVATION_DENIED)
-            if not obj.is_active and obj.pk in access.owner_org_ids and self._reactivates():
-                return  # the owner holds every permission; reactivation is allowed while inactive
-        if self.action == "destroy" and obj.pk in access.owner_org_ids:
-            return  # owner only; also allowed while inactive
-        super().check_object_permissions(request, obj)
-
-    def _requested_activation(self) -> bool | None:
-        """The body's `is_active` when it is a valid boolean (bad values fail validation later)."""
-        data = self.request.data if isinstance(self.request.data, dict) else {}
-        if "is_active" not in data:
-            return None
-        try:
-            return serializers.BooleanField().to_internal_value(data["is_active"])
-        except serializers.ValidationError:
-            return None
-
-    def _changes_activation(self, obj) -> bool:
-        requested = self._requested_activation()
-        return requested is not None and requested != obj.is_active
-
-    def _reactivates(self) -> bool:
-        return self._requested_activation() is True
+    visible_across_memberships = frozenset({"my_organizations"})
 
     def create(self, request, *args, **kwargs):
         serializer = OrganizationCreateSerializer(
@@ -141,25 +97,26 @@ class OrganizationViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
             instance, data=request.data, partial=partial, context=self.get_serializer_context()
         )
         serializer.is_valid(raise_exception=True)
-        serializer.save()
-        return Response(self.detail_data(serializer.instance))
+        organization = organization_service.organization_update(
+            organization=instance, actor=request.user, **serializer.validated_data
+        )
+        return Response(self.detail_data(organization))
+
+    def perform_destroy(self, instance):
+        organization_service.organization_delete(organization=instance, actor=self.request.user)
 
     @extend_schema(responses=OrganizationSerializer(many=True))
     @action(detail=False, methods=["get"])
     def my_organizations(self, request):
         """Every organization where the caller is an active member (first 200 by id)."""
-        organizations = self.get_queryset().order_by("id")[:MAX_MY_ORGANIZATIONS]
+        organizations = self.selector.mine(self.get_queryset())
         return Response(OrganizationSerializer(organizations, many=True).data)
 
     @extend_schema(responses=MembershipSerializer(many=True))
     @action(detail=True, methods=["get"])
     def members(self, request, pk=None):
         organization = self.get_object()
-        memberships = (
-            organization.user_organizations.filter(is_active=True)
-            .select_related("user")
-            .order_by("id")[:MAX_MEMBERS]
-        )
+        memberships = self.selector.members(organization)
         return Response(MembershipSerializer(memberships, many=True).data)
 
     @extend_schema(request=AddMemberSerializer, responses={201: MembershipSerializer})
@@ -184,9 +141,9 @@ class OrganizationViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
         organization = self.get_object()
         serializer = RemoveMemberSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = organization.user_organizations.filter(
-            user_id=serializer.validated_data["user_id"], is_active=True
-        ).first()
+        membership = MembershipSelector().active(
+            organization, user_id=serializer.validated_data["user_id"]
+        )
         if membership is None:
             raise ValidationError({"user_id": [NOT_A_MEMBER]})
         organization_service.membership_remove(membership=membership, actor=request.user)
@@ -200,10 +157,7 @@ class OrganizationViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
         return Response({"message": "You have left the organization."})
 
     def _membership_data(self, membership: UserOrganization) -> dict:
-        membership.organization = self.scope_queryset(
-            self.queryset.filter(pk=membership.organization_id)
-        ).get()
-        return MembershipSerializer(membership).data
+        return MembershipSerializer(self.selector.membership_answer(membership)).data
 
 
 @extend_schema_view(
@@ -220,7 +174,7 @@ class MembershipViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
     rules of `crmApp.services.organizations` (S6).
     """
 
-    queryset = UserOrganization.objects.all()
+    selector = MembershipSelector()
     serializer_classes = {
         "default": MembershipSerializer,
         "create": MembershipCreateSerializer,
@@ -230,17 +184,9 @@ class MembershipViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
     filterset_class = MembershipFilterSet
     ordering_fields = ("id", "user", "organization", "is_active", "is_owner", "joined_at")
 
-    def scope_queryset(self, queryset):
-        return queryset.select_related("user", "organization").annotate(
-            organization_member_count=organization_service.active_member_count("organization_id")
-        )
-
     def create_organization_hint(self) -> int | None:
-        data = self.request.data if isinstance(self.request.data, dict) else {}
-        try:
-            return int(data["organization_id"])
-        except (KeyError, TypeError, ValueError):
-            return None
+        form = MembershipHintSerializer(data=self.request.data)
+        return form.validated_data.get("organization_id") if form.is_valid() else None
 
     def create(self, request, *args, **kwargs):
         serializer = MembershipCreateSerializer(

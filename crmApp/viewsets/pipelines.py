@@ -1,20 +1,17 @@
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Subquery, Value
-from django.db.models.functions import Coalesce
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from crmApp.exceptions import error_response
 from crmApp.filters.pipelines import PipelineFilterSet, PipelineStageFilterSet
-from crmApp.models import Pipeline, PipelineStage
+from crmApp.selectors.pipelines import PipelineSelector, PipelineStageSelector
+from crmApp.serializers.actions import StageReorderSerializer
 from crmApp.serializers.pipelines import PipelineSerializer, PipelineStageSerializer
 from crmApp.serializers.schema import (
     PipelineMessageSerializer,
     StageMessageSerializer,
     StageOrderSerializer,
 )
-from crmApp.services.pipelines import pipeline_set_default, stage_delete, stage_move
+from crmApp.services import pipelines as services
 from crmApp.viewsets.base import OrganizationScopedViewSet
 
 STAGE_FIELDS = [
@@ -32,24 +29,8 @@ STAGE_FIELDS = [
 ]
 
 
-def ordered_stages() -> Prefetch:
-    return Prefetch("stages", queryset=PipelineStage.objects.order_by("order", "id"))
-
-
-def stage_count() -> Coalesce:
-    """A correlated count: no join or GROUP BY on the page query, and dropped from its COUNT."""
-    counts = (
-        PipelineStage.objects.filter(pipeline=OuterRef("pk"))
-        .order_by()
-        .values("pipeline")
-        .annotate(total=Count("id"))
-        .values("total")
-    )
-    return Coalesce(Subquery(counts, output_field=IntegerField()), Value(0))
-
-
 class PipelineViewSet(OrganizationScopedViewSet):
-    queryset = Pipeline.objects.all()
+    selector = PipelineSelector()
     serializer_classes = {"default": PipelineSerializer}
     filterset_class = PipelineFilterSet
     ordering_fields = [
@@ -64,13 +45,19 @@ class PipelineViewSet(OrganizationScopedViewSet):
         "updated_at",
     ]
 
-    def scope_queryset(self, queryset):
-        return queryset.annotate(stage_count=stage_count()).prefetch_related(ordered_stages())
+    def create_record(self, data):
+        return services.pipeline_create(actor=self.request.user, **data)
+
+    def update_record(self, instance, data):
+        return services.pipeline_update(pipeline=instance, actor=self.request.user, **data)
+
+    def destroy_record(self, instance):
+        services.pipeline_delete(pipeline=instance, actor=self.request.user)
 
     @extend_schema(request=None, responses=PipelineMessageSerializer)
     @action(detail=True, methods=["post"])
     def set_default(self, request, pk=None):
-        pipeline = pipeline_set_default(pipeline=self.get_object())
+        pipeline = services.pipeline_set_default(pipeline=self.get_object())
         return Response(
             {"message": "Pipeline set as default.", "pipeline": self.detail_data(pipeline)}
         )
@@ -79,36 +66,28 @@ class PipelineViewSet(OrganizationScopedViewSet):
 class PipelineStageViewSet(OrganizationScopedViewSet):
     """Stages belong to an organization through their pipeline."""
 
-    queryset = PipelineStage.objects.all()
-    organization_lookup = "pipeline__organization_id"
+    selector = PipelineStageSelector()
     serializer_classes = {"default": PipelineStageSerializer}
     filterset_class = PipelineStageFilterSet
     ordering = ("order", "id")
     ordering_fields = STAGE_FIELDS
 
-    def scope_queryset(self, queryset):
-        return queryset.select_related("pipeline")
+    def create_record(self, data):
+        return services.stage_create(actor=self.request.user, **data)
 
-    def perform_create(self, serializer):
-        self.check_organization_write(serializer.validated_data["pipeline"].organization_id)
-        serializer.save()
+    def update_record(self, instance, data):
+        return services.stage_update(stage=instance, actor=self.request.user, **data)
 
-    def perform_destroy(self, instance):
-        stage_delete(stage=instance)
+    def destroy_record(self, instance):
+        services.stage_delete(stage=instance, actor=self.request.user)
 
     @extend_schema(request=StageOrderSerializer, responses=StageMessageSerializer)
     @action(detail=True, methods=["post"])
     def reorder(self, request, pk=None):
         stage = self.get_object()
-        body = request.data if isinstance(request.data, dict) else {}
-        raw = body.get("order")
-        if raw is None or raw == "":
-            return error_response("order is required", 400)
-        try:
-            order = serializers.IntegerField().run_validation(raw)
-        except serializers.ValidationError as exc:
-            raise serializers.ValidationError({"order": exc.detail}) from None
-        stage = stage_move(stage=stage, order=order)
+        form = StageReorderSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        stage = services.stage_move(stage=stage, order=form.validated_data["order"])
         return Response(
             {"message": "Stage reordered successfully.", "stage": self.detail_data(stage)}
         )

@@ -2,35 +2,16 @@
 
 from collections import defaultdict
 
-from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from crmApp.exceptions import error_response
-from crmApp.models import Permission, Role, RolePermission, UserRole
-from crmApp.serializers.rbac import (
-    SYSTEM_PERMISSION,
-    PermissionSerializer,
-    RoleSerializer,
-    UserRoleSerializer,
-)
+from crmApp.selectors.rbac import PermissionSelector, RoleSelector, UserRoleSelector
+from crmApp.serializers.actions import PermissionIdBodySerializer
+from crmApp.serializers.rbac import PermissionSerializer, RoleSerializer, UserRoleSerializer
 from crmApp.serializers.schema import MessageSerializer, PermissionIdSerializer
-from crmApp.services import rbac as rbac_service
-from crmApp.viewsets.base import OrganizationScopedViewSet, parse_id
-
-#: Caps on the unpaginated arrays (contract C5).
-MAX_BY_RESOURCE = 1000
-MAX_MY_ROLES = 200
-
-
-def _grants_prefetch(path: str = "role_permissions") -> Prefetch:
-    """A role's grants with their permission, in one query for any number of roles."""
-    return Prefetch(
-        path,
-        queryset=RolePermission.objects.select_related("permission").order_by("permission_id"),
-    )
+from crmApp.services import rbac as services
+from crmApp.viewsets.base import OrganizationScopedViewSet
 
 
 class PermissionViewSet(OrganizationScopedViewSet):
@@ -41,7 +22,7 @@ class PermissionViewSet(OrganizationScopedViewSet):
     record, not about the caller's rights.
     """
 
-    queryset = Permission.objects.all()
+    selector = PermissionSelector()
     serializer_classes = {"default": PermissionSerializer}
     ordering_fields = (
         "id",
@@ -53,10 +34,14 @@ class PermissionViewSet(OrganizationScopedViewSet):
         "created_at",
     )
 
-    def perform_destroy(self, instance):
-        if instance.is_system_permission:
-            raise ValidationError({"non_field_errors": [SYSTEM_PERMISSION]})
-        instance.delete()
+    def create_record(self, data):
+        return services.permission_create(actor=self.request.user, **data)
+
+    def update_record(self, instance, data):
+        return services.permission_update(permission=instance, actor=self.request.user, **data)
+
+    def destroy_record(self, instance):
+        services.permission_delete(permission=instance, actor=self.request.user)
 
     @extend_schema(
         responses={
@@ -73,7 +58,7 @@ class PermissionViewSet(OrganizationScopedViewSet):
     @action(detail=False, methods=["get"])
     def by_resource(self, request):
         """Permissions grouped by resource name (the first 1000 by resource, action, id)."""
-        permissions = self.get_queryset().order_by("resource", "action", "id")[:MAX_BY_RESOURCE]
+        permissions = self.selector.by_resource(self.get_queryset())
         grouped: dict[str, list] = defaultdict(list)
         for item in PermissionSerializer(
             permissions, many=True, context=self.get_serializer_context()
@@ -87,7 +72,7 @@ class RoleViewSet(OrganizationScopedViewSet):
     descriptions may be edited by whoever holds `roles:manage`/`roles:update`.
     """
 
-    queryset = Role.objects.all()
+    selector = RoleSelector()
     serializer_classes = {"default": RoleSerializer}
     ordering_fields = (
         "id",
@@ -101,44 +86,32 @@ class RoleViewSet(OrganizationScopedViewSet):
         "updated_at",
     )
 
-    def scope_queryset(self, queryset):
-        return queryset.annotate(
-            permission_count=rbac_service.role_permission_count()
-        ).prefetch_related(_grants_prefetch())
+    def create_record(self, data):
+        return services.role_create(actor=self.request.user, **data)
 
-    def perform_destroy(self, instance):
-        if instance.is_system_role:
-            raise ValidationError({"non_field_errors": ["System roles cannot be deleted."]})
-        instance.delete()
+    def update_record(self, instance, data):
+        return services.role_update(role=instance, actor=self.request.user, **data)
 
-    def _permission_id(self, request):
-        data = request.data if isinstance(request.data, dict) else {}
-        raw = data.get("permission_id")
-        if raw in (None, ""):
-            return None
-        return parse_id(raw, field="permission_id")
+    def destroy_record(self, instance):
+        services.role_delete(role=instance, actor=self.request.user)
+
+    def _permission_id(self) -> int:
+        form = PermissionIdBodySerializer(data=self.request.data)
+        form.is_valid(raise_exception=True)
+        return form.validated_data["permission_id"]
 
     @extend_schema(request=PermissionIdSerializer, responses=MessageSerializer)
     @action(detail=True, methods=["post"])
     def assign_permission(self, request, pk=None):
         role = self.get_object()
-        permission_id = self._permission_id(request)
-        if permission_id is None:
-            return error_response("permission_id is required", 400)
-        try:
-            rbac_service.role_grant_permission(role=role, permission_id=permission_id)
-        except rbac_service.PermissionNotFound:
-            return error_response("Permission not found", 404)
+        services.role_grant_permission(role=role, permission_id=self._permission_id())
         return Response({"message": "Permission assigned successfully."})
 
     @extend_schema(request=PermissionIdSerializer, responses=MessageSerializer)
     @action(detail=True, methods=["post"])
     def remove_permission(self, request, pk=None):
         role = self.get_object()
-        permission_id = self._permission_id(request)
-        if permission_id is None:
-            return error_response("permission_id is required", 400)
-        rbac_service.role_revoke_permission(role=role, permission_id=permission_id)
+        services.role_revoke_permission(role=role, permission_id=self._permission_id())
         return Response({"message": "Permission removed successfully."})
 
 
@@ -147,33 +120,26 @@ class UserRoleViewSet(OrganizationScopedViewSet):
     organization; `my_roles` lists the caller's own, in organizations of active memberships.
     """
 
-    queryset = UserRole.objects.all()
+    selector = UserRoleSelector()
     serializer_classes = {"default": UserRoleSerializer}
     ordering_fields = ("id", "user", "organization", "role", "is_active", "assigned_at")
 
-    def scope_queryset(self, queryset):
-        return queryset.select_related("role").prefetch_related(
-            _grants_prefetch("role__role_permissions")
-        )
+    visible_across_memberships = frozenset({"my_roles"})  # own assignments; no roles:view
 
-    def readable_organization_ids(self):
-        if self.action == "my_roles":
-            return self.access.member_org_ids  # own assignments; no roles:view needed
-        return super().readable_organization_ids()
+    def create_record(self, data):
+        return services.user_role_create(actor=self.request.user, **data)
 
-    def perform_create(self, serializer):
-        self.check_organization_write(serializer.validated_data["organization"].pk)
-        serializer.save(assigned_by=self.request.user)
+    def update_record(self, instance, data):
+        return services.user_role_update(user_role=instance, actor=self.request.user, **data)
+
+    def destroy_record(self, instance):
+        services.user_role_delete(user_role=instance, actor=self.request.user)
 
     @extend_schema(responses=UserRoleSerializer(many=True))
     @action(detail=False, methods=["get"])
     def my_roles(self, request):
         """The caller's active role assignments (first 200 by id)."""
-        user_roles = (
-            self.get_queryset()
-            .filter(user=request.user, is_active=True)
-            .order_by("id")[:MAX_MY_ROLES]
-        )
+        user_roles = self.selector.mine(self.get_queryset(), user=request.user)
         serializer = UserRoleSerializer(
             user_roles, many=True, context=self.get_serializer_context()
         )

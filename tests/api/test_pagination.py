@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from crmApp.models import Customer
 from crmApp.permissions import resolve_access
-from crmApp.viewsets.bench import bare_customers
+from crmBench.views import bare_customers
 from tests.conftest import make_member
 from tests.factories import (
     CustomerFactory,

@@ -424,6 +424,7 @@ def test_create_role_is_forbidden_without_roles_create(request, role_name):
 
 def test_update_a_role_and_replace_its_permissions(admin):
     custom = role_create(
+        actor=None,
         organization=admin.organization,
         name="Temp",
         permissions=[perm(admin.organization, "leads", "view")],
@@ -445,7 +446,7 @@ def test_update_a_role_and_replace_its_permissions(admin):
 
 
 def test_role_update_cannot_move_or_duplicate(admin, other_org):
-    custom = role_create(organization=admin.organization, name="Temp")
+    custom = role_create(actor=None, organization=admin.organization, name="Temp")
 
     move = admin.client.patch(detail(ROLES, custom), {"organization": other_org.pk}, format="json")
     duplicate = admin.client.patch(detail(ROLES, custom), {"name": "Viewer"}, format="json")
@@ -477,7 +478,7 @@ def test_system_roles_cannot_be_deleted(admin):
 
 
 def test_a_custom_role_is_deleted_with_its_assignments(admin, no_role):
-    custom = role_create(organization=admin.organization, name="Temp")
+    custom = role_create(actor=None, organization=admin.organization, name="Temp")
     UserRole.objects.create(user=no_role.user, organization=admin.organization, role=custom)
 
     response = admin.client.delete(detail(ROLES, custom))
@@ -488,7 +489,7 @@ def test_a_custom_role_is_deleted_with_its_assignments(admin, no_role):
 
 
 def test_manager_cannot_delete_roles(manager):
-    custom = role_create(organization=manager.organization, name="Temp")
+    custom = role_create(actor=None, organization=manager.organization, name="Temp")
 
     response = manager.client.delete(detail(ROLES, custom))
 
@@ -587,7 +588,9 @@ def test_role_list_query_count_is_constant(owner):
     few, response = measure(owner.client, ROLES, {"page_size": 100})
     assert response.data["count"] == 4
     for n in range(46):
-        role_create(organization=owner.organization, name=f"Role {n}", permissions=grants)
+        role_create(
+            actor=None, organization=owner.organization, name=f"Role {n}", permissions=grants
+        )
 
     many, response = measure(owner.client, ROLES, {"page_size": 100})
 
@@ -845,7 +848,9 @@ def test_my_roles_query_count_is_constant(outsider):
     def assign(count: int) -> None:
         for _ in range(count):
             number = Role.objects.count()
-            custom = role_create(organization=organization, name=f"R{number}", permissions=grants)
+            custom = role_create(
+                actor=None, organization=organization, name=f"R{number}", permissions=grants
+            )
             UserRole.objects.create(user=outsider.user, organization=organization, role=custom)
 
     assign(1)
@@ -967,7 +972,7 @@ def test_user_lookups_do_not_leak_strangers(admin):
 
 def test_granting_customers_view_to_a_custom_role_lets_its_holder_list_customers(admin, no_role):
     CustomerFactory(organization=admin.organization, name="Visible Co")
-    reader = role_create(organization=admin.organization, name="Customer Reader")
+    reader = role_create(actor=None, organization=admin.organization, name="Customer Reader")
     assert no_role.client.get("/api/customers/").status_code == 403
 
     granted = admin.client.post(

@@ -4,9 +4,10 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
-from rest_framework.exceptions import ValidationError
 
+from crmApp.errors import InvalidInput
 from crmApp.models import Deal
+from crmApp.selectors.deals import deal_stats
 from crmApp.services.deals import (
     DealTransitionError,
     StageNotFound,
@@ -15,7 +16,6 @@ from crmApp.services.deals import (
     deal_mark_won,
     deal_move_stage,
     deal_reopen,
-    deal_stats,
     deal_update,
     utc_today,
 )
@@ -72,6 +72,7 @@ WON = (True, False, "closed", Decimal("100.00"), None)
 
 def test_create_takes_the_stage_probability_when_none_is_given(board):
     deal = deal_create(
+        actor=None,
         organization=board["pipeline"].organization,
         customer=CustomerFactory(organization=board["pipeline"].organization),
         pipeline=board["pipeline"],
@@ -87,6 +88,7 @@ def test_create_takes_the_stage_probability_when_none_is_given(board):
 
 def test_create_keeps_an_explicit_zero_probability(board):
     deal = deal_create(
+        actor=None,
         organization=board["pipeline"].organization,
         customer=CustomerFactory(organization=board["pipeline"].organization),
         pipeline=board["pipeline"],
@@ -112,7 +114,7 @@ def test_create_keeps_an_explicit_zero_probability(board):
 def test_expected_revenue_is_always_recomputed(board, value, probability, expected):
     deal = new_deal(board, value=Decimal(500), probability=Decimal(50))
 
-    deal_update(deal=deal, value=value, probability=probability)
+    deal_update(actor=None, deal=deal, value=value, probability=probability)
 
     deal.refresh_from_db()
     assert deal.expected_revenue == expected
@@ -261,10 +263,10 @@ def test_move_stage_outside_the_pipeline_is_not_found(board):
 def test_update_refuses_outcome_changes(board):
     deal = new_deal(board, title="Old")
 
-    with pytest.raises(ValidationError) as excinfo:
-        deal_update(deal=deal, is_won=True, status="closed", title="New")
+    with pytest.raises(InvalidInput) as excinfo:
+        deal_update(actor=None, deal=deal, is_won=True, status="closed", title="New")
 
-    assert set(excinfo.value.detail) == {"is_won", "status"}
+    assert set(excinfo.value.details) == {"is_won", "status"}
     deal.refresh_from_db()
     assert (deal.title, deal.is_won, deal.status) == ("Old", False, "active")
 
@@ -272,7 +274,7 @@ def test_update_refuses_outcome_changes(board):
 def test_update_with_stage_into_closed_won_stage_wins(board):
     deal = new_deal(board)
 
-    deal_update(deal=deal, stage=board["won"])
+    deal_update(actor=None, deal=deal, stage=board["won"])
 
     assert state(deal) == WON
 
@@ -288,7 +290,7 @@ def test_stats_disambiguate_equal_stage_names_even_with_equal_pipeline_names(boa
     DealFactory(organization=organization, pipeline=twin, stage=twin_lead, value=Decimal(2))
     new_deal(board, stage=board["proposal"], value=None)
 
-    stats = deal_stats(deals=Deal.objects.filter(organization=organization))
+    stats = deal_stats(Deal.objects.filter(organization=organization))
 
     assert stats["by_stage"] == {
         "Lead (Sales)": {"count": 1, "value": 1.0},

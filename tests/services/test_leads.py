@@ -2,15 +2,15 @@
 
 import pytest
 from django.db import connection
-from rest_framework.exceptions import ValidationError
 
+from crmApp.errors import InvalidInput
 from crmApp.models import Customer, Lead
+from crmApp.selectors.leads import lead_stats
 from crmApp.services.leads import (
     ALREADY_CONVERTED,
     lead_convert,
     lead_disqualify,
     lead_qualify,
-    lead_stats,
 )
 from tests.concurrency import run_concurrently
 from tests.factories import EmployeeFactory, LeadFactory, UserFactory
@@ -59,10 +59,10 @@ def test_lead_convert_twice_raises_and_creates_one_customer(org):
     lead = LeadFactory(organization=org)
     lead_convert(lead=lead, actor=UserFactory())
 
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(InvalidInput) as error:
         lead_convert(lead=lead, actor=UserFactory())
 
-    assert error.value.detail == {"non_field_errors": [ALREADY_CONVERTED]}
+    assert error.value.details == {"non_field_errors": [ALREADY_CONVERTED]}
     assert Customer.objects.count() == 1
 
 
@@ -71,7 +71,7 @@ def test_lead_convert_checks_the_stored_row_not_the_stale_instance(org):
     stale = LeadFactory(organization=org)
     Lead.objects.filter(pk=stale.pk).update(is_converted=True)
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidInput):
         lead_convert(lead=stale, actor=UserFactory())
 
     assert Customer.objects.count() == 0
@@ -92,7 +92,7 @@ def test_qualify_and_disqualify(org):
 def test_qualification_refused_on_converted_lead(org, service):
     lead = LeadFactory(organization=org, is_converted=True, qualification_status="converted")
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidInput):
         service(lead=lead)
 
     lead.refresh_from_db()
@@ -104,7 +104,7 @@ def test_lead_stats_counts_only_the_given_queryset(org, other_org):
     LeadFactory(organization=org, source="event", qualification_status="unqualified")
     LeadFactory(organization=other_org, source="website")
 
-    stats = lead_stats(queryset=Lead.objects.filter(organization=org))
+    stats = lead_stats(Lead.objects.filter(organization=org))
 
     assert stats == {
         "total": 1,
@@ -134,8 +134,8 @@ def test_concurrent_conversions_create_exactly_one_customer(org):
         lead = Lead.objects.get(pk=lead_id)
         try:
             return ("converted", lead_convert(lead=lead, actor=actor).pk)
-        except ValidationError as exc:
-            return ("refused", exc.detail)
+        except InvalidInput as exc:
+            return ("refused", exc.details)
 
     outcomes = run_concurrently([convert] * THREADS)
 

@@ -4,13 +4,12 @@ from functools import partial
 
 import pytest
 from django.db import connection
-from rest_framework.exceptions import PermissionDenied, ValidationError
 
+from crmApp.errors import Forbidden, InvalidInput, NotFound
 from crmApp.models import Organization, Permission, Role, RolePermission, UserOrganization, UserRole
 from crmApp.permissions import SYSTEM_PERMISSIONS, SYSTEM_ROLES
 from crmApp.services import organizations as services
 from crmApp.services.rbac import (
-    PermissionNotFound,
     role_create,
     role_grant_permission,
     role_revoke_permission,
@@ -79,7 +78,7 @@ def test_membership_update_keeps_an_owner(db):
     organization = OrganizationFactory(rbac=False)
     owner = MembershipFactory(organization=organization, is_owner=True)
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidInput):
         services.membership_update(membership=owner, actor=owner.user, is_active=False)
 
     owner.refresh_from_db()
@@ -91,7 +90,7 @@ def test_membership_update_refuses_self_promotion_even_with_rights(db):
     MembershipFactory(organization=organization, is_owner=True)
     member = MembershipFactory(organization=organization)
 
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Forbidden):
         services.membership_update(membership=member, actor=member.user, is_owner=True)
 
     member.refresh_from_db()
@@ -123,9 +122,9 @@ def test_membership_remove_and_leave_drop_roles(db):
     member.refresh_from_db()
     assert member.is_active is False
     assert not UserRole.objects.filter(user=member.user).exists()
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidInput):
         services.membership_leave(organization_id=organization.pk, user=member.user)
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidInput):
         services.membership_leave(organization_id=organization.pk, user=owner.user)
 
 
@@ -134,8 +133,8 @@ def test_role_create_is_all_or_nothing(db):
     foreign = Permission.objects.filter(organization=OrganizationFactory()).first()
     own = Permission.objects.filter(organization=organization).first()
 
-    with pytest.raises(ValidationError):
-        role_create(organization=organization, name="Mixed", permissions=[own, foreign])
+    with pytest.raises(InvalidInput):
+        role_create(actor=None, organization=organization, name="Mixed", permissions=[own, foreign])
 
     assert not Role.objects.filter(name="Mixed").exists()
     assert not RolePermission.objects.filter(permission=own, role__name="Mixed").exists()
@@ -143,11 +142,11 @@ def test_role_create_is_all_or_nothing(db):
 
 def test_role_grant_only_within_the_organization(db):
     organization = OrganizationFactory()
-    custom = role_create(organization=organization, name="Custom")
+    custom = role_create(actor=None, organization=organization, name="Custom")
     foreign = Permission.objects.filter(organization=OrganizationFactory()).first()
     own = Permission.objects.filter(organization=organization).first()
 
-    with pytest.raises(PermissionNotFound):
+    with pytest.raises(NotFound):
         role_grant_permission(role=custom, permission_id=foreign.pk)
 
     assert role_grant_permission(role=custom, permission_id=own.pk) is True
@@ -175,7 +174,7 @@ def test_two_owners_leaving_at_once_leave_one_owner():
         [row.user for row in owners],
     )
 
-    assert sum(isinstance(r, ValidationError) for r in results) == 1
+    assert sum(isinstance(r, InvalidInput) for r in results) == 1
     assert sum(isinstance(r, UserOrganization) for r in results) == 1
     assert (
         UserOrganization.objects.filter(
@@ -201,7 +200,7 @@ def test_concurrent_adds_of_the_same_user_make_one_membership():
     )
 
     assert sum(isinstance(r, UserOrganization) for r in results) == 1
-    assert sum(isinstance(r, ValidationError) for r in results) == 3
+    assert sum(isinstance(r, InvalidInput) for r in results) == 3
     assert UserOrganization.objects.filter(user=newcomer).count() == 1
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 from django.db import connection
-from rest_framework.exceptions import ValidationError
 
+from crmApp.errors import InvalidInput
 from crmApp.models import Pipeline, PipelineStage
 from crmApp.services.pipelines import (
     pipeline_create,
@@ -44,7 +44,7 @@ def test_stage_create_appends_and_repairs_a_sparse_sequence(organization):
     PipelineStageFactory(pipeline=pipeline, name="A", order=3)
     PipelineStageFactory(pipeline=pipeline, name="B", order=9)
 
-    stage = stage_create(pipeline=pipeline, name="C")
+    stage = stage_create(actor=None, pipeline=pipeline, name="C")
 
     assert stage.order == 2
     assert orders(pipeline) == [("A", 0), ("B", 1), ("C", 2)]
@@ -52,20 +52,20 @@ def test_stage_create_appends_and_repairs_a_sparse_sequence(organization):
 
 def test_stage_create_at_front(organization):
     pipeline = PipelineFactory(organization=organization)
-    stage_create(pipeline=pipeline, name="A")
-    stage_create(pipeline=pipeline, name="B")
+    stage_create(actor=None, pipeline=pipeline, name="A")
+    stage_create(actor=None, pipeline=pipeline, name="B")
 
-    stage_create(pipeline=pipeline, name="Z", order=0)
+    stage_create(actor=None, pipeline=pipeline, name="Z", order=0)
 
     assert orders(pipeline) == [("Z", 0), ("A", 1), ("B", 2)]
 
 
 def test_stage_create_out_of_range_changes_nothing(organization):
     pipeline = PipelineFactory(organization=organization)
-    stage_create(pipeline=pipeline, name="A")
+    stage_create(actor=None, pipeline=pipeline, name="A")
 
-    with pytest.raises(ValidationError):
-        stage_create(pipeline=pipeline, name="B", order=2)
+    with pytest.raises(InvalidInput):
+        stage_create(actor=None, pipeline=pipeline, name="B", order=2)
 
     assert orders(pipeline) == [("A", 0)]
 
@@ -82,7 +82,7 @@ def test_stage_create_out_of_range_changes_nothing(organization):
 )
 def test_stage_move_keeps_a_dense_sequence(organization, name, position, expected):
     pipeline = PipelineFactory(organization=organization)
-    stages = {n: stage_create(pipeline=pipeline, name=n) for n in "ABCD"}
+    stages = {n: stage_create(actor=None, pipeline=pipeline, name=n) for n in "ABCD"}
 
     moved = stage_move(stage=stages[name], order=position)
 
@@ -93,10 +93,10 @@ def test_stage_move_keeps_a_dense_sequence(organization, name, position, expecte
 @pytest.mark.parametrize("position", [-1, 2, 10**9])
 def test_stage_move_out_of_range_is_refused(organization, position):
     pipeline = PipelineFactory(organization=organization)
-    first = stage_create(pipeline=pipeline, name="A")
-    stage_create(pipeline=pipeline, name="B")
+    first = stage_create(actor=None, pipeline=pipeline, name="A")
+    stage_create(actor=None, pipeline=pipeline, name="B")
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidInput):
         stage_move(stage=first, order=position)
 
     assert orders(pipeline) == [("A", 0), ("B", 1)]
@@ -104,21 +104,21 @@ def test_stage_move_out_of_range_is_refused(organization, position):
 
 def test_stage_update_renames_and_moves(organization):
     pipeline = PipelineFactory(organization=organization)
-    stage_create(pipeline=pipeline, name="A")
-    b = stage_create(pipeline=pipeline, name="B")
+    stage_create(actor=None, pipeline=pipeline, name="A")
+    b = stage_create(actor=None, pipeline=pipeline, name="B")
 
-    stage_update(stage=b, order=0, name="B2")
+    stage_update(actor=None, stage=b, order=0, name="B2")
 
     assert orders(pipeline) == [("B2", 0), ("A", 1)]
 
 
 def test_stage_delete_closes_the_gap(organization):
     pipeline = PipelineFactory(organization=organization)
-    a = stage_create(pipeline=pipeline, name="A")
-    stage_create(pipeline=pipeline, name="B")
-    stage_create(pipeline=pipeline, name="C")
+    a = stage_create(actor=None, pipeline=pipeline, name="A")
+    stage_create(actor=None, pipeline=pipeline, name="B")
+    stage_create(actor=None, pipeline=pipeline, name="C")
 
-    stage_delete(stage=a)
+    stage_delete(actor=None, stage=a)
 
     assert orders(pipeline) == [("B", 0), ("C", 1)]
 
@@ -139,11 +139,11 @@ def test_set_default_switches_within_the_organization_only(organization):
 
 
 def test_create_and_update_with_is_default_use_the_switch(organization):
-    first = pipeline_create(organization=organization, name="First", is_default=True)
-    second = pipeline_create(organization=organization, name="Second", is_default=True)
+    first = pipeline_create(actor=None, organization=organization, name="First", is_default=True)
+    second = pipeline_create(actor=None, organization=organization, name="Second", is_default=True)
     assert defaults(organization) == [second.pk]
 
-    pipeline_update(pipeline=first, is_default=True, name="First again")
+    pipeline_update(actor=None, pipeline=first, is_default=True, name="First again")
 
     assert defaults(organization) == [first.pk]
     first.refresh_from_db()
@@ -184,7 +184,9 @@ def test_concurrent_default_creates_leave_exactly_one_default():
 
     results = run_threads(
         [
-            lambda n=n: pipeline_create(organization=organization, name=f"P{n}", is_default=True)
+            lambda n=n: pipeline_create(
+                actor=None, organization=organization, name=f"P{n}", is_default=True
+            )
             for n in range(8)
         ]
     )
@@ -200,7 +202,7 @@ def test_concurrent_stage_creates_keep_orders_dense():
     pipeline = PipelineFactory(organization=OrganizationFactory(rbac=False))
 
     results = run_threads(
-        [lambda n=n: stage_create(pipeline=pipeline, name=f"S{n}") for n in range(8)]
+        [lambda n=n: stage_create(actor=None, pipeline=pipeline, name=f"S{n}") for n in range(8)]
     )
 
     assert results == ["ok"] * 8

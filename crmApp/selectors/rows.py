@@ -1,17 +1,18 @@
-"""A fast path for list pages: `values_list()` rows formatted by a small field spec.
+"""The fast path for list pages: `values_list()` rows formatted by a small field spec.
 
 Why: on a page of 50, building model instances and running a DRF ModelSerializer over them
 cost ~6 ms of CPU against ~1 ms for a bare `.values()` view (bench/RESULTS.md); lists were at
 0.1-0.26 of the bare view's throughput. A list whose serializer has a spec here is read with
 ONE `values_list()` query (joined names through the relation paths, so still no per-row
-queries) and each row becomes a dict by plain Python formatting.
+queries) and each row becomes a dict by plain Python formatting. A resource's selector declares
+its `ListSpec`; resources without one serialize model instances.
 
 The output must stay byte-for-byte what the list serializer produces (the serializer class
 remains the schema's and the contract's reference): decimals as strings with the field's
 decimal places, datetimes in DRF's `"%Y-%m-%dT%H:%M:%S.%fZ"` after conversion to UTC, dates
 ISO, booleans and integers as they are, nulls as null, an employee's name as
-`"<first> <last>"` or null. The API tests over each list's shape are the guard: a spec that
-drifts from its serializer fails them. Add a resource by adding a `ListSpec` to `LIST_SPECS`.
+`"<first> <last>"` or null. `tests/test_list_rows.py` compares every spec with its list
+serializer row for row (also under another TIME_ZONE), so a spec cannot drift silently.
 """
 
 from __future__ import annotations
@@ -23,10 +24,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
-
-from crmApp.serializers.customers import CustomerListSerializer
-from crmApp.serializers.deals import DealListSerializer
-from crmApp.serializers.leads import LeadListSerializer
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # REST_FRAMEWORK's default DATETIME_FORMAT with UTC
 CENT = Decimal("0.01")
@@ -98,41 +95,3 @@ class ListSpec:
     def render(self, rows: Iterable[tuple]) -> list[dict]:
         plan = self._plan
         return [{key: fmt(*row[a:b]) for key, a, b, fmt in plan} for row in rows]
-
-
-LIST_SPECS: dict[type, ListSpec] = {
-    CustomerListSerializer: ListSpec(
-        [
-            *plain("id", "code", "name", "email", "phone", "customer_type", "status"),
-            employee_name("assigned_to_name", "assigned_to"),
-        ]
-    ),
-    LeadListSerializer: ListSpec(
-        [
-            *plain("id", "code", "name", "email", "phone", "company", "job_title", "status"),
-            *plain("source", "qualification_status", "lead_score"),
-            Field("estimated_value", ("estimated_value",), money),
-            employee_name("assigned_to_name", "assigned_to"),
-            *plain("is_converted"),
-            Field("created_at", ("created_at",), utc_datetime),
-        ]
-    ),
-    DealListSerializer: ListSpec(
-        [
-            *plain("id", "code", "title"),
-            Field("customer_name", ("customer__name",)),
-            Field("value", ("value",), money),
-            *plain("currency"),
-            Field("stage_name", ("stage__name",)),
-            Field("probability", ("probability",), money),
-            Field("expected_close_date", ("expected_close_date",), iso_date),
-            employee_name("assigned_to_name", "assigned_to"),
-            *plain("status", "priority", "is_won", "is_lost"),
-            Field("created_at", ("created_at",), utc_datetime),
-        ]
-    ),
-}
-
-
-def list_spec_for(serializer_class: type) -> ListSpec | None:
-    return LIST_SPECS.get(serializer_class)

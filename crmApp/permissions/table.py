@@ -1,4 +1,4 @@
-"""Role-based access control: the one table of what each viewset action needs.
+"""The one table of what each viewset action needs, and the system roles' grants.
 
 A permission is a `(resource, action)` pair in the contract's vocabulary. A member holds the
 permissions granted to their active roles in that organization; holding `<resource>:manage`
@@ -7,13 +7,6 @@ from `PERMISSION_TABLE` is denied (deny by default).
 """
 
 from __future__ import annotations
-
-from collections import defaultdict
-from dataclasses import dataclass, field
-
-from rest_framework import permissions
-
-from crmApp.db import hot_cursor
 
 RESOURCES = (
     "users",
@@ -168,113 +161,6 @@ SYSTEM_PERMISSIONS: tuple[Perm, ...] = tuple(
 )
 
 
-@dataclass
-class Access:
-    """What one user may do, per organization; resolved once per request (one query)."""
-
-    user_id: int | None
-    member_org_ids: frozenset[int] = frozenset()
-    owner_org_ids: frozenset[int] = frozenset()
-    active_org_ids: frozenset[int] = frozenset()
-    grants: dict[int, frozenset[Perm]] = field(default_factory=dict)
-
-    def has(self, organization_id: int, required: tuple[Perm, ...]) -> bool:
-        if organization_id not in self.member_org_ids:
-            return False
-        if organization_id in self.owner_org_ids:
-            return True
-        if OWNER_ONLY in required:
-            return False  # no grant, not even organizations:manage, stands in for ownership
-        held = self.grants.get(organization_id, frozenset())
-        return all(perm in held or (perm[0], "manage") in held for perm in required)
-
-    def orgs_with(self, required: tuple[Perm, ...]) -> frozenset[int]:
-        return frozenset(org for org in self.member_org_ids if self.has(org, required))
-
-
-#: Memberships and role grants of one user in one round trip. Membership rows carry
-#: (organization, is_owner, organization active, NULL, NULL, NULL); grant rows (role's
-#: organization, NULL, NULL, assignment's organization, resource, action) of active roles assigned
-#: through active assignments. Which grants count (both organizations must be active memberships)
-#: is decided in Python: the IN-subquery form of that rule tripled the planning time, which was
-#: most of this query's ~1.5 ms. Plain SQL: compiling the equivalent ORM union cost ~4 ms.
-ACCESS_SQL = """
-SELECT uo.organization_id, uo.is_owner, o.is_active, NULL, NULL, NULL
-  FROM user_organizations uo
-  JOIN organizations o ON o.id = uo.organization_id
- WHERE uo.user_id = %(user)s AND uo.is_active = %(yes)s
-UNION ALL
-SELECT r.organization_id, NULL, NULL, ur.organization_id, p.resource, p.action
-  FROM user_roles ur
-  JOIN roles r ON r.id = ur.role_id
-  JOIN role_permissions rp ON rp.role_id = r.id
-  JOIN permissions p ON p.id = rp.permission_id
- WHERE ur.user_id = %(user)s AND ur.is_active = %(yes)s AND r.is_active = %(yes)s
-"""
-
-
-def resolve_access(user) -> Access:
-    """Memberships and role grants of `user`, read in ONE query (see ACCESS_SQL).
-
-    A grant counts only when both the role's and the assignment's organization are active
-    memberships of the user: leaving an organization (or being deactivated in it) ends every
-    permission held there at once, whatever role assignments remain.
-    """
-    if user is None or not user.is_authenticated:
-        return Access(user_id=None)
-    with hot_cursor() as cursor:
-        cursor.execute(ACCESS_SQL, {"user": user.pk, "yes": True})
-        rows = cursor.fetchall()
-    member_ids: set[int] = set()
-    owner_ids: set[int] = set()
-    active_ids: set[int] = set()
-    assigned: list[tuple[int, int, Perm]] = []
-    for org_id, is_owner, org_active, assigned_in, resource, action in rows:
-        if resource is None:
-            member_ids.add(org_id)
-            if is_owner:
-                owner_ids.add(org_id)
-            if org_active:
-                active_ids.add(org_id)
-        else:
-            assigned.append((org_id, assigned_in, (resource, action)))
-    grants: dict[int, set[Perm]] = defaultdict(set)
-    for org_id, assigned_in, perm in assigned:
-        if org_id in member_ids and assigned_in in member_ids:
-            grants[org_id].add(perm)
-    return Access(
-        user_id=user.pk,
-        member_org_ids=frozenset(member_ids),
-        owner_org_ids=frozenset(owner_ids),
-        active_org_ids=frozenset(active_ids),
-        grants={org: frozenset(perms) for org, perms in grants.items()},
-    )
-
-
-def get_access(request) -> Access:
-    """The caller's access, cached on the request object."""
-    access = getattr(request, "_crm_access", None)
-    if access is None:
-        access = resolve_access(getattr(request, "user", None))
-        request._crm_access = access
-    return access
-
-
 def required_permissions(basename: str, action: str | None) -> tuple[Perm, ...] | None:
     """What the table says an action needs; None when the action is not in the table (denied)."""
     return PERMISSION_TABLE.get(basename, {}).get(action or "")
-
-
-class TablePermission(permissions.IsAuthenticated):
-    """Authenticated, and the action is in the table.
-
-    Object- and organization-level checks live in the scoped viewset base, which knows which
-    organization a request acts on.
-    """
-
-    message = "You do not have permission to perform this action."
-
-    def has_permission(self, request, view) -> bool:
-        if not super().has_permission(request, view):
-            return False
-        return required_permissions(view.basename, view.action) is not None

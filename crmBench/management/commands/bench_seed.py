@@ -6,6 +6,9 @@ Rows are generated in Python and written in batches: with PostgreSQL through `CO
 counters stay right and the API keeps numbering after the seeded rows. Afterwards the tables are
 vacuumed and analysed on PostgreSQL, so the planner has statistics and counts can use index-only
 scans, as they would on a long-lived database.
+
+The command exists only while the crmBench app is installed (BENCH_ENDPOINTS on): a production
+`manage.py` cannot fill a database with benchmark rows and a known owner password.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 It answers what `GET /api/customers/?page_size=50` answers for one organization (the same rows,
 keys and order), with `.values()` and `JsonResponse` and none of the API's layers: no
 authentication, no permission table, no filters, no serializer, no DRF. The benchmark reports
-every API scenario as a ratio of this view's throughput. It is mounted only when
-`BENCH_ENDPOINTS` is true; never enable that in production (it reads any organization's rows).
+every API scenario as a ratio of this view's throughput. Its app is installed, and the view
+mounted, only when `BENCH_ENDPOINTS` is true; never enable that in production (it reads any
+organization's rows).
 """
 
 from django.core.paginator import EmptyPage, InvalidPage
@@ -12,7 +13,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from crmApp.models import Customer
-from crmApp.pagination import CachedCountPaginator
+from crmApp.selectors.counting import CachedCountPaginator
 
 LIST_FIELDS = ("id", "code", "name", "email", "phone", "customer_type", "status")
 

@@ -1,0 +1,82 @@
+"""The base of every resource's reads.
+
+A selector answers, for one model: which rows an organization set may see, the queryset each
+action reads (joins, column lists, prefetches, annotations), the rows a list page is built from,
+and which row a write answers with. Viewsets ask their selector by action name; nothing here
+knows about requests, DRF or serializers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from typing import Any, ClassVar
+
+from django.db.models import Model, QuerySet
+
+from crmApp.models.base import organization_id_of, tenant_filter
+from crmApp.selectors.counting import searched_rows
+from crmApp.selectors.relations import relations_loaded
+from crmApp.selectors.rows import ListSpec
+
+
+class ResourceSelector:
+    """How one resource is read. Subclasses set `model` and refine `detail` (and `listing`)."""
+
+    model: ClassVar[type[Model]]
+    #: The list page's row spec (the fast path); None when lists serialize model instances.
+    list_rows: ClassVar[ListSpec | None] = None
+    #: Actions that read or write bare rows (aggregates, exports, bulk writes): no joins.
+    plain_actions: ClassVar[frozenset[str]] = frozenset()
+
+    def visible(self, organization_ids: Collection[int]) -> QuerySet:
+        """Every row owned by one of `organization_ids`: the only way tenant rows are read."""
+        return self.model._default_manager.filter(**tenant_filter(self.model, organization_ids))
+
+    def for_action(self, queryset: QuerySet, action: str | None) -> QuerySet:
+        """`queryset` (already limited to visible rows) shaped for `action`."""
+        if action in self.plain_actions:
+            return queryset
+        if action == "list":
+            return self.listing(queryset)
+        return self.detail(queryset)
+
+    def detail(self, queryset: QuerySet) -> QuerySet:
+        """The joins and prefetches the detail representation reads."""
+        return queryset
+
+    def listing(self, queryset: QuerySet) -> QuerySet:
+        """The list's queryset. With a row spec the spec picks the columns (see `page_rows`)."""
+        return queryset if self.list_rows is not None else self.detail(queryset)
+
+    def page_rows(self, queryset: QuerySet, *, searched: bool) -> Any:
+        """What a fast list pages over: the spec's tuples of the filtered, ordered queryset,
+        their count already known when the list is searched (see `searched_rows`)."""
+        assert self.list_rows is not None
+        if searched:
+            return searched_rows(queryset, self.list_rows.rows)
+        return self.list_rows.rows(queryset)
+
+    def written(self, instance: Model, *, as_written: bool = False) -> Model:
+        """The row a write answers with, holding every relation the detail reads.
+
+        `as_written=True` is the caller's word that `instance` is the row exactly as it was just
+        saved (a create's own instance, the row a transition locked and updated), not a copy
+        read before a service changed the row. It is then answered as it is when it already
+        holds every relation the joins and prefetches would load, saving the joined read; the
+        models have no database-side defaults, so the saved fields are what a read would return.
+        Otherwise the row is read again with the detail's joins.
+        """
+        lookup = {self.model.TENANT_PATH: organization_id_of(instance)}
+        queryset = self.detail(self.model._default_manager.filter(pk=instance.pk, **lookup))
+        if as_written and relations_loaded(instance, queryset):
+            return instance
+        # Sliced, not `.first()`: a primary-key read needs no ORDER BY, and compiling one over
+        # the joins cost more than the query itself.
+        return next(iter(queryset.order_by()[:1]), instance)
+
+    def export_rows(self, queryset: QuerySet, *, limit: int) -> tuple[list[str], Iterator[tuple]]:
+        """Every column of the first `limit` rows of `queryset`, streamed in chunks so that a
+        full export keeps memory flat: the header (field names) and the rows."""
+        fields = list(self.model._meta.concrete_fields)
+        values = queryset.values_list(*[field.attname for field in fields])[:limit]
+        return [field.name for field in fields], values.iterator(chunk_size=2000)
