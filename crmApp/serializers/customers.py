@@ -1,4 +1,4 @@
-"""Customer list item and detail (contract §7.6); the detail is also the create/update form."""
+"""Customer list item and detail; the detail is also the create/update form."""
 
 from rest_framework import serializers
 

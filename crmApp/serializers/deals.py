@@ -1,4 +1,4 @@
-"""Deal list item and detail (contract §7.9); the detail is also the create/update form.
+"""Deal list item and detail; the detail is also the create/update form.
 
 The detail answers with the nested customer, pipeline (with its stages), stage and assignee, plus
 the form's `customer_id`, `pipeline_id`, `stage_id` and `assigned_to_id`. Creates and updates

@@ -1,4 +1,4 @@
-"""Employee detail (contract §7.4): nested user and manager, writable `user_id`/`manager_id`.
+"""Employee detail: nested user and manager, writable `user_id`/`manager_id`.
 
 The list item lives in `employees_nested.py` (shared with customers, leads and deals).
 """

@@ -1,4 +1,4 @@
-"""The employee "list item" (contract §7.4), shared by every representation that nests an employee.
+"""The employee "list item" shared by every representation that nests an employee.
 
 Employees' own list, and the `assigned_to` / `manager` objects of customers, leads and deals all
 use this one shape. `manager_name` reads `employee.manager`: callers must

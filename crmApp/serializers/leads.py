@@ -1,4 +1,4 @@
-"""Lead list item and detail (contract §7.7); the detail is also the create/update form.
+"""Lead list item and detail; the detail is also the create/update form.
 
 `status` is not part of the create form (a lead starts active). `qualification_status` may never
 be set to `converted` by a form (only conversion does that) and is frozen once a lead is

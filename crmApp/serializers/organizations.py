@@ -15,7 +15,7 @@ UNKNOWN_EMAIL = "No user with this email address."
 
 
 class OrganizationSerializer(BoundedModelSerializer):
-    """The organization representation (§7.2); `member_count` is annotated by the viewset."""
+    """The organization representation; `member_count` is annotated by the viewset."""
 
     zip_code = ZipCodeField()
     settings = SettingsField(required=False)
@@ -64,7 +64,7 @@ class OrganizationCreateSerializer(OrganizationSerializer):
 
 
 class MembershipSerializer(CachedFieldsModelSerializer):
-    """The membership representation (§7.2) plus the `user_id` / `organization_id` echo keys.
+    """The membership representation plus the `user_id` / `organization_id` echo keys.
 
     Lists annotate `organization_member_count` so the nested organization needs no query.
     """

@@ -1,4 +1,4 @@
-"""Pipeline and stage representations (contract §7.8); each is also its own create/update form.
+"""Pipeline and stage representations; each is also its own create/update form.
 
 Writes go through `crmApp.services.pipelines`, which keeps one default pipeline per organization
 and every pipeline's stage orders dense (0..n-1).

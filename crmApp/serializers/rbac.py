@@ -14,7 +14,7 @@ DOES_NOT_EXIST = 'Invalid pk "{pk}" - object does not exist.'
 
 
 class PermissionSerializer(TenantModelSerializer):
-    """Permission representation (§7.3); `resource` and `action` use the contract vocabulary.
+    """Permission representation; `resource` and `action` use the contract vocabulary.
 
     `is_system_permission` is read-only: a client cannot mark its own permissions as system ones
     (which would make them undeletable), nor unmark the seeded ones.
@@ -56,7 +56,7 @@ class PermissionSerializer(TenantModelSerializer):
 
 
 class RoleSerializer(TenantModelSerializer):
-    """Role representation (§7.3) with its granted permissions.
+    """Role representation with its granted permissions.
 
     The viewset prefetches `role_permissions` (with their permission) and annotates
     `permission_count`; nested uses (user-roles) prefetch the same path.
@@ -149,7 +149,7 @@ class MemberUserField(serializers.PrimaryKeyRelatedField):
 
 
 class UserRoleSerializer(TenantModelSerializer):
-    """User-role representation (§7.3): the role nested with its permissions, `role_id` echoed."""
+    """User-role representation: the role nested with its permissions, `role_id` echoed."""
 
     user = MemberUserField()
     role = RoleSerializer(read_only=True)

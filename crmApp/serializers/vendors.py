@@ -1,4 +1,4 @@
-"""Vendor list item and detail (contract §7.5)."""
+"""Vendor list item and detail."""
 
 from crmApp.models import Vendor
 from crmApp.serializers.base import CachedFieldsModelSerializer, TenantModelSerializer, ZipCodeField

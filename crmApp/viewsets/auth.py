@@ -1,7 +1,6 @@
 """Registration, login, refresh, logout, password change, the caller's profile and sessions."""
 
 from django.contrib.auth import authenticate, logout
-from django.db.models import Q
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -10,8 +9,9 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crmApp.models import User, UserOrganization, UserSession
+from crmApp.models import User, UserSession
 from crmApp.permissions import get_access
+from crmApp.selectors.users import sessions_of, users_visible_to
 from crmApp.serializers.schema import (
     LoginResponseSerializer,
     MessageSerializer,
@@ -168,12 +168,8 @@ class UserViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
         return RegistrationSerializer if self.action == "create" else UserSerializer
 
     def get_queryset(self):
-        user = self.request.user
         readable = get_access(self.request).orgs_with((("users", "view"),))
-        shared = UserOrganization.objects.filter(
-            organization_id__in=readable, is_active=True
-        ).values("user_id")
-        return User.objects.filter(Q(pk=user.pk) | Q(pk__in=shared))
+        return users_visible_to(user=self.request.user, organization_ids=readable)
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -237,7 +233,7 @@ class SessionViewSet(
     ordering_fields = ("id", "created_at", "expires_at", "is_revoked")
 
     def get_queryset(self):
-        return UserSession.objects.filter(user=self.request.user)
+        return sessions_of(user=self.request.user)
 
     @extend_schema(request=None, responses=MessageSerializer)
     @action(detail=True, methods=["post"])

@@ -171,7 +171,7 @@ class MembershipViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
     """`user-organizations/`: memberships of the organizations where the caller may read them.
 
     Creating one is `add_member` with the organization in the body; changes follow the owner
-    rules of `crmApp.services.organizations` (S6).
+    rules of `crmApp.services.organizations`.
     """
 
     selector = MembershipSelector()

@@ -1,4 +1,4 @@
-"""Bulk update, bulk delete and CSV export on customers and leads (contract §5, D11)."""
+"""Bulk update, bulk delete and CSV export on customers and leads."""
 
 import csv
 import io

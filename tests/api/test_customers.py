@@ -1,4 +1,4 @@
-"""Customers: CRUD, filters, search, ordering, stats and status actions (contract §7.6)."""
+"""Customers: CRUD, filters, search, ordering, stats and status actions."""
 
 import datetime as dt
 

@@ -1,4 +1,4 @@
-"""Deals: CRUD, state-machine actions, filters, stats, bulk and export, tenancy, RBAC (§7.9)."""
+"""Deals: CRUD, state-machine actions, filters, stats, bulk and export, tenancy, RBAC."""
 
 import csv
 import datetime as dt
@@ -211,7 +211,7 @@ def test_create_deal_answers_detail_with_echo_ids(owner, org, board):
     assert data["title"] == "Big deal"
     assert data["value"] == "2000.00"
     assert data["currency"] == "EUR"
-    assert data["probability"] == "60.00"  # taken from the stage (B13)
+    assert data["probability"] == "60.00"  # taken from the stage
     assert data["expected_revenue"] == "1200.00"
     assert data["expected_close_date"] == "2030-01-31"
     assert data["actual_close_date"] is None

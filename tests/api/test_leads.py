@@ -1,4 +1,4 @@
-"""Leads: CRUD, filters, search, ordering, stats, qualify/disqualify and convert (contract §7.7)."""
+"""Leads: CRUD, filters, search, ordering, stats, qualify/disqualify and convert."""
 
 import pytest
 from django.db import connection

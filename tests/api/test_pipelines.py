@@ -1,4 +1,4 @@
-"""Pipelines and stages: CRUD, default switch, dense stage orders, tenancy, RBAC (contract §7.8)."""
+"""Pipelines and stages: CRUD, default switch, dense stage orders, tenancy, RBAC."""
 
 import pytest
 from django.db import connection
