@@ -882,8 +882,7 @@ def test_salary_is_stored_exactly(owner, org):
 def test_concurrent_terminations_let_exactly_one_win():
     if connection.vendor != "postgresql":
         pytest.skip("row locks need PostgreSQL")
-    from django.core.exceptions import ValidationError
-
+    from crmApp.errors import RecordInvalid
     from crmApp.services.employees import employee_terminate
     from tests.factories import OrganizationFactory
 
@@ -893,7 +892,7 @@ def test_concurrent_terminations_let_exactly_one_win():
     def terminate(day: datetime.date):
         try:
             employee_terminate(employee=employee, termination_date=day)
-        except ValidationError:
+        except RecordInvalid:
             return "refused"
         return "ok"
 
