@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test fuzz lint format migrate demo superuser check-deploy clean bench
+.PHONY: run test fuzz lint typecheck format migrate demo superuser check-deploy clean bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ fuzz: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(MAKE) typecheck
+
+## mypy over selectors, services, permissions and errors (the files listed in pyproject.toml).
+typecheck: $(STAMP)
+	DEBUG=$${DEBUG:-true} $(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

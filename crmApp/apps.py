@@ -7,4 +7,4 @@ class CrmAppConfig(AppConfig):
     verbose_name = "CRM"
 
     def ready(self) -> None:
-        from crmApp import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        from crmApp import checks, schema  # noqa: F401  (register system checks, OpenAPI auth)

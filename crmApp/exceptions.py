@@ -71,13 +71,8 @@ def _domain_response(exc: errors.DomainError) -> Response:
     return Response(envelope(exc.message, details, exc.status_code), status=exc.status_code)
 
 
-def envelope_exception_handler(exc, context):
-    if isinstance(exc, errors.DomainError):
-        return _domain_response(exc)
-    if isinstance(exc, DjangoValidationError):
-        return Response(
-            envelope("Validation Error", _django_validation_details(exc), 400), status=400
-        )
+def _as_api_exception(exc):
+    """Django's and the database's exceptions as the DRF exception the API answers with."""
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     elif isinstance(exc, SuspiciousOperation):
@@ -89,7 +84,33 @@ def envelope_exception_handler(exc, context):
         exc = exceptions.NotFound(*exc.args) if exc.args else exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    return exc
 
+
+def _envelope_data(exc, data, status_code: int) -> dict:
+    """The envelope of DRF's answer `data` to `exc`."""
+    if isinstance(exc, exceptions.ValidationError):
+        details = data if isinstance(data, dict) else {"non_field_errors": data}
+        return envelope(VALIDATION_SUMMARY, details, status_code)
+    if isinstance(exc, InvalidPage):
+        message = str(exc.detail)
+        return envelope(message, {"detail": message}, 404)
+    if isinstance(exc, exceptions.NotFound) and exc.detail != exceptions.NotFound.default_detail:
+        # "No Customer matches the given query." -> details is the message string.
+        return envelope("Not Found", str(exc.detail), 404)
+    if isinstance(data, dict) and "detail" in data:
+        return envelope(str(data["detail"]), data, status_code)
+    return envelope(str(data), {"detail": data}, status_code)
+
+
+def envelope_exception_handler(exc, context):
+    if isinstance(exc, errors.DomainError):
+        return _domain_response(exc)
+    if isinstance(exc, DjangoValidationError):
+        return Response(
+            envelope("Validation Error", _django_validation_details(exc), 400), status=400
+        )
+    exc = _as_api_exception(exc)
     response = exception_handler(exc, context)
     if response is None:
         logger.exception("unhandled error", exc_info=exc)
@@ -97,21 +118,7 @@ def envelope_exception_handler(exc, context):
             envelope("Internal server error.", {"detail": "Internal server error."}, 500),
             status=500,
         )
-
-    data = response.data
-    if isinstance(exc, exceptions.ValidationError):
-        details = data if isinstance(data, dict) else {"non_field_errors": data}
-        response.data = envelope(VALIDATION_SUMMARY, details, response.status_code)
-    elif isinstance(exc, InvalidPage):
-        message = str(exc.detail)
-        response.data = envelope(message, {"detail": message}, 404)
-    elif isinstance(exc, exceptions.NotFound) and exc.detail != exceptions.NotFound.default_detail:
-        # "No Customer matches the given query." -> details is the message string.
-        response.data = envelope("Not Found", str(exc.detail), 404)
-    elif isinstance(data, dict) and "detail" in data:
-        response.data = envelope(str(data["detail"]), data, response.status_code)
-    else:
-        response.data = envelope(str(data), {"detail": data}, response.status_code)
+    response.data = _envelope_data(exc, response.data, response.status_code)
     return response
 
 

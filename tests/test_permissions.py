@@ -117,9 +117,60 @@ def test_every_routed_action_is_in_the_table():
     assert missing == []
 
 
-def _prepare(world: World, basename: str, action: str) -> tuple[int | None, dict]:
-    """(row id or None, body) for a call that succeeds when the caller is allowed."""
+def _user_role_create(world: World) -> tuple[int | None, dict]:
+    sales_role = Role.objects.get(organization=world.organization, slug="sales")
     org = world.organization.pk
+    return None, {"organization": org, "user": world.member.user.pk, "role_id": sales_role.pk}
+
+
+def _permission_destroy(world: World) -> tuple[int | None, dict]:
+    custom = Permission.objects.create(
+        organization=world.organization, resource="settings", action="update"
+    )
+    return custom.pk, {}
+
+
+def _role_permission(world: World) -> tuple[int | None, dict]:
+    return world.role.pk, {"permission_id": world.permission.pk}
+
+
+def _membership(world: World) -> tuple[int | None, dict]:
+    return world.membership.pk, {}
+
+
+#: Calls whose row and body are their own, whatever the action's kind.
+SPECIAL_CALLS = {
+    ("organization", "remove_member"): lambda world: (
+        world.organization.pk,
+        {"user_id": world.member.user.pk},
+    ),
+    ("organization", "add_member"): lambda world: (
+        world.organization.pk,
+        {"user_id": UserFactory().pk},
+    ),
+    ("user-organization", "create"): lambda world: (
+        None,
+        {"organization_id": world.organization.pk, "user_id": UserFactory().pk},
+    ),
+    ("user-role", "create"): _user_role_create,
+    ("role", "assign_permission"): _role_permission,
+    ("role", "remove_permission"): _role_permission,
+    ("pipeline-stage", "reorder"): lambda world: (world.stage.pk, {"order": 1}),
+    ("deal", "move_stage"): lambda world: (world.deal.pk, {"stage_id": world.other_stage.pk}),
+    ("employee", "terminate"): lambda world: (
+        world.employee.pk,
+        {"termination_date": date.today().isoformat()},
+    ),
+    ("permission", "destroy"): _permission_destroy,
+    ("role", "destroy"): lambda world: (world.role.pk, {}),
+    ("organization", "destroy"): lambda world: (world.organization.pk, {}),
+    ("user-organization", "destroy"): _membership,
+    ("user-organization", "deactivate"): _membership,
+}
+
+
+def _prepare_world(world: World, basename: str, action: str) -> None:
+    """The state a call needs before it can succeed."""
     if basename == "permission":
         # every vocabulary pair is seeded; free the ones these calls create or change
         Permission.objects.filter(
@@ -129,29 +180,18 @@ def _prepare(world: World, basename: str, action: str) -> tuple[int | None, dict
         ).filter(role_permissions__isnull=True).delete()
     if basename == "deal" and action == "reopen":
         Deal.objects.filter(pk=world.deal.pk).update(is_won=True, status="closed")
-    if basename == "organization" and action == "remove_member":
-        return org, {"user_id": world.member.user.pk}
-    if basename == "organization" and action == "add_member":
-        return org, {"user_id": UserFactory().pk}
-    if basename == "user-organization" and action == "create":
-        return None, {"organization_id": org, "user_id": UserFactory().pk}
-    if basename == "user-role" and action == "create":
-        sales_role = Role.objects.get(organization=world.organization, slug="sales")
-        return None, {"organization": org, "user": world.member.user.pk, "role_id": sales_role.pk}
-    if basename == "role" and action in ("assign_permission", "remove_permission"):
-        return world.role.pk, {"permission_id": world.permission.pk}
-    if basename == "pipeline-stage" and action == "reorder":
-        return world.stage.pk, {"order": 1}
-    if basename == "deal" and action == "move_stage":
-        return world.deal.pk, {"stage_id": world.other_stage.pk}
-    if basename == "employee" and action == "terminate":
-        return world.employee.pk, {"termination_date": date.today().isoformat()}
-    if action in ("bulk_update", "bulk_delete"):
-        row = world.object_for(basename)
-        body = {"ids": [row.pk]}
-        if action == "bulk_update":
-            body["data"] = {"tags": ["vip"]}
-        return None, body
+
+
+def _bulk_call(world: World, basename: str, action: str) -> tuple[int | None, dict]:
+    row = world.object_for(basename)
+    body: dict = {"ids": [row.pk]}
+    if action == "bulk_update":
+        body["data"] = {"tags": ["vip"]}
+    return None, body
+
+
+def _create_body(world: World, basename: str) -> dict:
+    org = world.organization.pk
     creates = {
         "customer": {"organization": org, "name": "N", "email": "n@example.com"},
         "lead": {"organization": org, "name": "N", "email": "n@example.com"},
@@ -175,68 +215,70 @@ def _prepare(world: World, basename: str, action: str) -> tuple[int | None, dict
         "role": {"organization": org, "name": "Brand new role"},
         "organization": {"name": "N"},
     }
-    if action == "create":
-        return None, creates[basename]
-    updates = {
-        "customer": {"name": "Renamed"},
-        "lead": {"name": "Renamed"},
-        "employee": {"first_name": "Renamed"},
-        "vendor": {"name": "Renamed"},
-        "pipeline": {"name": "Renamed"},
-        "pipeline-stage": {"name": "Renamed"},
-        "deal": {"title": "Renamed"},
-        "permission": {"description": "Renamed"},
-        "role": {"description": "Renamed"},
-        "user-role": {"is_active": True},
-        "user-organization": {"is_active": True},
-        "organization": {"description": "Renamed"},
-    }
-    if basename == "permission" and action in UPDATE:
+    return creates[basename]
+
+
+def _update_call(world: World, basename: str, action: str) -> tuple[int | None, dict]:
+    org = world.organization.pk
+    if basename == "permission":
         custom = Permission.objects.create(
             organization=world.organization, resource="settings", action="view"
         )
         body = {"organization": org, "resource": "settings", "action": "view"}
         return custom.pk, body if action == "update" else {"description": "Renamed"}
+    row = world.object_for(basename)
+    if action != "update":
+        updates = {
+            "customer": {"name": "Renamed"},
+            "lead": {"name": "Renamed"},
+            "employee": {"first_name": "Renamed"},
+            "vendor": {"name": "Renamed"},
+            "pipeline": {"name": "Renamed"},
+            "pipeline-stage": {"name": "Renamed"},
+            "deal": {"title": "Renamed"},
+            "role": {"description": "Renamed"},
+            "user-role": {"is_active": True},
+            "user-organization": {"is_active": True},
+            "organization": {"description": "Renamed"},
+        }
+        return row.pk, dict(updates[basename])
+    put_required = {
+        "customer": {"name": "Renamed", "email": "r@example.com", "organization": org},
+        "lead": {"name": "Renamed", "email": "r@example.com"},
+        "employee": {
+            "first_name": "R",
+            "last_name": "S",
+            "email": "r@example.com",
+            "organization": org,
+        },
+        "vendor": {"name": "Renamed", "email": "r@example.com", "organization": org},
+        "pipeline": {"name": "Renamed", "organization": org},
+        "pipeline-stage": {"name": "Renamed", "pipeline": world.pipeline.pk},
+        "deal": {"title": "Renamed"},
+        "role": {"organization": org, "name": world.role.name},
+        "user-role": {
+            "organization": org,
+            "user": world.member.user.pk,
+            "role_id": world.role.pk,
+        },
+        "user-organization": {"is_active": True, "is_owner": False},
+        "organization": {"name": "Renamed"},
+    }
+    return row.pk, put_required[basename]
+
+
+def _prepare(world: World, basename: str, action: str) -> tuple[int | None, dict]:
+    """(row id or None, body) for a call that succeeds when the caller is allowed."""
+    _prepare_world(world, basename, action)
+    special = SPECIAL_CALLS.get((basename, action))
+    if special is not None:
+        return special(world)
+    if action in ("bulk_update", "bulk_delete"):
+        return _bulk_call(world, basename, action)
+    if action == "create":
+        return None, _create_body(world, basename)
     if action in UPDATE:
-        row = world.object_for(basename)
-        body = dict(updates[basename])
-        if action == "update":
-            put_required = {
-                "customer": {"name": "Renamed", "email": "r@example.com", "organization": org},
-                "lead": {"name": "Renamed", "email": "r@example.com"},
-                "employee": {
-                    "first_name": "R",
-                    "last_name": "S",
-                    "email": "r@example.com",
-                    "organization": org,
-                },
-                "vendor": {"name": "Renamed", "email": "r@example.com", "organization": org},
-                "pipeline": {"name": "Renamed", "organization": org},
-                "pipeline-stage": {"name": "Renamed", "pipeline": world.pipeline.pk},
-                "deal": {"title": "Renamed"},
-                "permission": {"organization": org, "resource": "customers", "action": "view"},
-                "role": {"organization": org, "name": world.role.name},
-                "user-role": {
-                    "organization": org,
-                    "user": world.member.user.pk,
-                    "role_id": world.role.pk,
-                },
-                "user-organization": {"is_active": True, "is_owner": False},
-                "organization": {"name": "Renamed"},
-            }
-            body = put_required[basename]
-        return row.pk, body
-    if basename == "permission" and action == "destroy":
-        custom = Permission.objects.create(
-            organization=world.organization, resource="settings", action="update"
-        )
-        return custom.pk, {}
-    if basename == "role" and action == "destroy":
-        return world.role.pk, {}
-    if basename == "organization" and action == "destroy":
-        return org, {}
-    if basename == "user-organization" and action in ("destroy", "deactivate"):
-        return world.membership.pk, {}
+        return _update_call(world, basename, action)
     row = world.object_for(basename)
     return (row.pk if row is not None else None), {}
 

@@ -8,13 +8,24 @@ import threading
 from decimal import Decimal
 
 import pytest
+from django.core import checks
 from rest_framework import serializers
+from rest_framework.test import APIRequestFactory
 
+from crmApp.checks import detail_serializers_are_reusable
 from crmApp.models import Customer, Deal, Lead
-from crmApp.serializers.base import CachedFieldsModelSerializer, represent
+from crmApp.serializers.base import (
+    _FIELD_TEMPLATES,
+    CachedFieldsModelSerializer,
+    ContextDependentFields,
+    represent,
+    reusable_serializer,
+)
 from crmApp.serializers.customers import CustomerSerializer
 from crmApp.serializers.deals import DealSerializer
 from crmApp.serializers.leads import LeadSerializer
+from crmApp.urls import router
+from crmApp.viewsets.customers import CustomerViewSet
 from tests.factories import (
     CustomerFactory,
     DealFactory,
@@ -22,6 +33,7 @@ from tests.factories import (
     LeadFactory,
     PipelineFactory,
     PipelineStageFactory,
+    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +130,152 @@ def test_per_instance_field_changes_do_not_leak_between_serializers(rows):
     assert DealSerializer().fields["stage_id"].required is True
     assert DealSerializer(rows[DealSerializer]).fields["stage_id"].required is False
     assert DealSerializer().fields["stage_id"].required is True
+
+
+# --- serializers whose fields depend on the caller cannot be shared -------------------------
+
+#: Every detail serializer the API answers with, by router basename.
+DETAIL_SERIALIZERS = {
+    basename: viewset.serializer_classes["default"]
+    for _prefix, viewset, basename in router.registry
+    if getattr(viewset, "serializer_classes", None)
+}
+
+
+class HidesEmailFromOthers(serializers.ModelSerializer):
+    """Hides a field per caller while building its fields: shared, the first caller's choice
+    would be served to everyone."""
+
+    class Meta:
+        model = Customer
+        fields = ["id", "name", "email"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if not self.context["request"].user.is_staff:
+            fields.pop("email")
+        return fields
+
+
+class NestsHidesEmailFromOthers(serializers.ModelSerializer):
+    customers = HidesEmailFromOthers(many=True, read_only=True)
+
+    class Meta:
+        model = Deal
+        fields = ["id", "customers"]
+
+
+class ReadsContextInBuildField(CachedFieldsModelSerializer):
+    """Reads the context while the once-per-class template is built."""
+
+    class Meta:
+        model = Customer
+        fields = ["id", "name"]
+
+    def build_field(self, field_name, info, model_class, nested_depth):
+        field_class, kwargs = super().build_field(field_name, info, model_class, nested_depth)
+        if self.context.get("request") is None:
+            kwargs["read_only"] = True
+        return field_class, kwargs
+
+
+class GreetsTheCaller(CachedFieldsModelSerializer):
+    """Reads the request only while representing, which sharing allows."""
+
+    greeting = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Customer
+        fields = ["id", "greeting"]
+
+    def get_greeting(self, customer: Customer) -> str:
+        return f"{self.context['request'].user.username} sees {customer.name}"
+
+
+def request_by(user):
+    request = APIRequestFactory().get("/")
+    request.user = user
+    return request
+
+
+def test_represent_refuses_fields_chosen_by_the_requests_user(org):
+    customer = CustomerFactory(organization=org)
+    context = {"request": request_by(UserFactory(is_staff=True))}
+
+    with pytest.raises(ContextDependentFields):
+        represent(HidesEmailFromOthers, customer, context=context)
+    # Refused again, not cached half-built by the first attempt.
+    with pytest.raises(ContextDependentFields):
+        represent(HidesEmailFromOthers, customer, context=context)
+
+
+def test_reusable_serializer_refuses_a_context_dependent_nested_serializer():
+    with pytest.raises(ContextDependentFields):
+        reusable_serializer(NestsHidesEmailFromOthers)
+
+
+def test_cached_fields_refuse_a_build_that_reads_the_context(org):
+    context = {"request": request_by(UserFactory())}
+
+    # Refused even when the caller passes a context: the template is built without one.
+    with pytest.raises(ContextDependentFields):
+        _ = ReadsContextInBuildField(context=context).fields
+    assert ReadsContextInBuildField not in _FIELD_TEMPLATES
+    with pytest.raises(ContextDependentFields):
+        represent(ReadsContextInBuildField, CustomerFactory(organization=org), context=context)
+
+
+def test_method_field_reads_each_callers_request_when_representing(org):
+    customer = CustomerFactory(organization=org, name="Zoë")
+    alice = request_by(UserFactory(username="alice"))
+    bob = request_by(UserFactory(username="bob"))
+
+    shared = [represent(GreetsTheCaller, customer, context={"request": r}) for r in (alice, bob)]
+    fresh = [GreetsTheCaller(customer, context={"request": r}).data for r in (alice, bob)]
+
+    assert [row["greeting"] for row in shared] == ["alice sees Zoë", "bob sees Zoë"]
+    assert shared == fresh
+
+
+def test_detail_serializers_are_discovered_from_the_router():
+    assert {
+        "customer": CustomerSerializer,
+        "lead": LeadSerializer,
+        "deal": DealSerializer,
+    }.items() <= DETAIL_SERIALIZERS.items()
+
+
+@pytest.mark.parametrize("basename", sorted(DETAIL_SERIALIZERS))
+def test_every_detail_serializer_is_reusable(basename):
+    serializer_class = DETAIL_SERIALIZERS[basename]
+
+    serializer = reusable_serializer(serializer_class)
+
+    assert type(serializer) is serializer_class
+    assert serializer.fields  # built, nested ones included, without any caller's context
+
+
+# --- the system check -------------------------------------------------------------------
+
+
+def test_reuse_check_finds_no_context_dependent_detail_today():
+    assert detail_serializers_are_reusable() == []
+    assert [m for m in checks.run_checks() if m.id == "crmApp.E001"] == []
+
+
+def test_reuse_check_names_a_context_dependent_detail_serializer(monkeypatch):
+    monkeypatch.setattr(
+        CustomerViewSet,
+        "serializer_classes",
+        {**CustomerViewSet.serializer_classes, "default": HidesEmailFromOthers},
+    )
+
+    errors = [m for m in checks.run_checks() if m.id == "crmApp.E001"]
+
+    assert len(errors) == 1
+    assert isinstance(errors[0], checks.Error)
+    assert errors[0].obj is HidesEmailFromOthers
+    assert errors[0].msg.startswith(
+        "tests.test_serializer_reuse.HidesEmailFromOthers (the detail of customer) reads the "
+        "context while building its fields"
+    )

@@ -19,7 +19,8 @@ class Access:
     active_org_ids: frozenset[int] = frozenset()
     grants: dict[int, frozenset[Perm]] = field(default_factory=dict)
 
-    def has(self, organization_id: int, required: tuple[Perm, ...]) -> bool:
+    def has(self, organization_id: int | None, required: tuple[Perm, ...]) -> bool:
+        # None is a row whose tenant path ends nowhere: nobody is a member of that.
         if organization_id not in self.member_org_ids:
             return False
         if organization_id in self.owner_org_ids:
@@ -105,7 +106,9 @@ def get_access(request) -> Access:
 INACTIVE_ORGANIZATION = "This organization is inactive; its records are read-only."
 
 
-def write_refusal(access: Access, organization_id: int, required: tuple[Perm, ...]) -> str | None:
+def write_refusal(
+    access: Access, organization_id: int | None, required: tuple[Perm, ...]
+) -> str | None:
     """The one rule for writing in an organization: None when allowed, else why not.
 
     The caller must hold `required` there, and the organization must be active (an inactive

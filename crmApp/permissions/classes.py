@@ -45,6 +45,8 @@ class OrganizationPermission(TablePermission):
         if not super().has_permission(request, view):
             return False
         required = required_permissions(view.basename, view.action)
+        if required is None:
+            return False  # not in the table: already refused by TablePermission above
         if required == SELF_SERVICE or view.detail:
             return True  # the row's own organization is checked in has_object_permission
         access = get_access(request)
@@ -56,6 +58,8 @@ class OrganizationPermission(TablePermission):
 
     def has_object_permission(self, request, view, obj) -> bool:
         required = required_permissions(view.basename, view.action)
+        if required is None:
+            return False  # deny by default, as has_permission does for the same action
         if required == SELF_SERVICE:
             return True
         access = get_access(request)
@@ -87,7 +91,9 @@ class OrganizationOwnerRules(OrganizationPermission):
     def has_object_permission(self, request, view, obj) -> bool:
         access = get_access(request)
         required = required_permissions(view.basename, view.action)
-        if view.action == "add_member" and not access.has(obj.pk, required):
+        # (`required` is None only for an action missing from the table, which has_permission
+        # already refused; refusing again keeps the check total.)
+        if view.action == "add_member" and (required is None or not access.has(obj.pk, required)):
             raise exceptions.PermissionDenied(ADD_MEMBER_DENIED)
         if view.action in ("update", "partial_update"):
             requested = self._requested_activation(request)

@@ -32,7 +32,7 @@ SELF_SERVICE: tuple[Perm, ...] = ()
 
 
 def _crud(resource: str, **extra: tuple[Perm, ...]) -> dict[str, tuple[Perm, ...]]:
-    table = {
+    table: dict[str, tuple[Perm, ...]] = {
         "list": ((resource, "view"),),
         "retrieve": ((resource, "view"),),
         "create": ((resource, "create"),),

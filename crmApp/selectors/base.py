@@ -66,7 +66,10 @@ class ResourceSelector:
         models have no database-side defaults, so the saved fields are what a read would return.
         Otherwise the row is read again with the detail's joins.
         """
-        lookup = {self.model.TENANT_PATH: organization_id_of(instance)}
+        # Every tenant-owned model class declares TENANT_PATH (a test checks it), but `Model`'s
+        # type cannot say so and a type cannot be both `type[Model]` and a protocol.
+        tenant_path: str = self.model.TENANT_PATH  # type: ignore[attr-defined]
+        lookup = {tenant_path: organization_id_of(instance)}
         queryset = self.detail(self.model._default_manager.filter(pk=instance.pk, **lookup))
         if as_written and relations_loaded(instance, queryset):
             return instance

@@ -25,10 +25,17 @@ from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db.models import BigIntegerField, ExpressionWrapper, F, QuerySet
+from django.db.models.expressions import Combinable
 from django.utils.functional import cached_property
 
 DEFAULT_EXACT_COUNT_LIMIT = 10_000
 DEFAULT_COUNT_CACHE_SECONDS = 60
+
+#: Attributes a list's row queryset may carry for CachedCountPaginator: the count already taken
+#: for this request, and the plain model queryset to count instead of the rows' own (joins and
+#: columns). QuerySet declares neither, so they are set with setattr under these names.
+KNOWN_COUNT = "known_count"
+COUNT_QUERYSET = "count_queryset"
 
 
 def count_cache_key(queryset: QuerySet) -> str:
@@ -82,7 +89,7 @@ def search_ordering(queryset: QuerySet) -> tuple[QuerySet, int]:
     count = list_count(queryset)
     if count > SEARCH_SORT_LIMIT:
         return queryset, count
-    ordering = []
+    ordering: list[str | Combinable] = []
     for term in queryset.query.order_by:
         if isinstance(term, str) and term.lstrip("-") in ("id", "pk"):
             same_order = ExpressionWrapper(F("pk") + 0, output_field=BigIntegerField())
@@ -119,7 +126,12 @@ def cached_if_large(queryset: QuerySet, name: str, compute: Callable[[QuerySet],
 
 
 #: List orderings a search's matching ids can serve directly (see matching_ids).
-ID_ORDERINGS = {("id",): False, ("pk",): False, ("-id",): True, ("-pk",): True}
+ID_ORDERINGS: dict[tuple[object, ...], bool] = {
+    ("id",): False,
+    ("pk",): False,
+    ("-id",): True,
+    ("-pk",): True,
+}
 
 
 def matching_ids(queryset: QuerySet) -> list[int] | None:
@@ -175,7 +187,7 @@ def searched_rows(queryset: QuerySet, rows_of: Callable[[QuerySet], QuerySet]):
         return MatchedRows(rows_of(queryset), ids)
     queryset, count = search_ordering(queryset)
     rows = rows_of(queryset)
-    rows.known_count = count
+    setattr(rows, KNOWN_COUNT, count)
     return rows
 
 
@@ -184,10 +196,10 @@ class CachedCountPaginator(Paginator):
     def count(self) -> int:
         # A values_list() page (crmApp.selectors.rows) counts its plain model queryset: the
         # same SQL, cache key and plan as DRF's path, without the page's joins and columns.
-        known = getattr(self.object_list, "known_count", None)
+        known = getattr(self.object_list, KNOWN_COUNT, None)
         if known is not None:  # already counted for this request (search_ordering)
             return known
-        return list_count(getattr(self.object_list, "count_queryset", self.object_list))
+        return list_count(getattr(self.object_list, COUNT_QUERYSET, self.object_list))
 
     def page(self, number):
         """Slice a full page even past a cached count that lags behind new rows.

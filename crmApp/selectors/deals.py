@@ -14,7 +14,7 @@ from crmApp.selectors.rows import (
     iso_date,
     money,
     plain,
-    utc_datetime,
+    serialized_datetime,
 )
 
 
@@ -97,7 +97,7 @@ class DealSelector(ResourceSelector):
             Field("expected_close_date", ("expected_close_date",), iso_date),
             employee_name("assigned_to_name", "assigned_to"),
             *plain("status", "priority", "is_won", "is_lost"),
-            Field("created_at", ("created_at",), utc_datetime),
+            Field("created_at", ("created_at",), serialized_datetime),
         ]
     )
     plain_actions = frozenset({"stats", "export_csv", "bulk_update", "bulk_delete"})

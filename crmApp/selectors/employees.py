@@ -1,5 +1,7 @@
 """Employee reads."""
 
+from typing import cast
+
 from django.db.models import QuerySet
 
 from crmApp.models import Employee
@@ -28,4 +30,5 @@ class EmployeeSelector(ResourceSelector):
             .values_list("department", flat=True)
             .distinct()[:MAX_DEPARTMENTS]
         )
-        return list(names)
+        # The column is nullable, but the NULLs were just excluded.
+        return list(cast("QuerySet[Employee, str]", names))

@@ -1,12 +1,15 @@
 """Lead reads: detail joins, list rows, stats."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.db.models import Count, Q, QuerySet
 
 from crmApp.models import Lead
 from crmApp.models.base import ActiveStatus
 from crmApp.selectors.base import ResourceSelector
 from crmApp.selectors.counting import cached_if_large
-from crmApp.selectors.rows import Field, ListSpec, employee_name, money, plain, utc_datetime
+from crmApp.selectors.rows import Field, ListSpec, employee_name, money, plain, serialized_datetime
 
 #: qualification_status values counted in the stats (`converted` and `lost` added to the four
 #: of the reference, which are always present).
@@ -17,7 +20,9 @@ def lead_stats(queryset: QuerySet[Lead]) -> dict:
     """Counts over an already scoped queryset in ONE query: conditional counts per source
     (only sources present appear), summed here for the totals. One GROUP BY instead of
     an aggregate plus a GROUP BY keeps the stats request within 3 queries (bench/README.md)."""
-    rows = list(
+    # Mappings, not the plugin's row TypedDict: the `q_*` keys are built from a loop, and the
+    # totals below look keys up by name.
+    rows: list[Mapping[str, Any]] = list(
         queryset.order_by()
         .values("source")
         .annotate(
@@ -55,7 +60,7 @@ class LeadSelector(ResourceSelector):
             Field("estimated_value", ("estimated_value",), money),
             employee_name("assigned_to_name", "assigned_to"),
             *plain("is_converted"),
-            Field("created_at", ("created_at",), utc_datetime),
+            Field("created_at", ("created_at",), serialized_datetime),
         ]
     )
     plain_actions = frozenset({"stats", "export_csv", "bulk_update", "bulk_delete"})

@@ -6,7 +6,7 @@ transition's row locked after the joined read), serializing it directly saves a 
 read: the deal detail's seven tables cost ~1 ms to plan and ~1 ms to compile (bench/RESULTS.md).
 """
 
-from django.db.models import Model, QuerySet
+from django.db.models import ForeignKey, Model, QuerySet
 
 _MISSING = object()
 
@@ -15,7 +15,9 @@ def _loaded(obj: Model, name: str):
     """What forward relation `name` of `obj` holds: the object, None when the key is null,
     `_MISSING` when it is not loaded (or `name` is not a forward relation)."""
     field = obj._meta.get_field(name)
-    if not getattr(field, "concrete", False):
+    # A forward relation with a column of its own (OneToOneField is a ForeignKey): the only kind
+    # `select_related` joins, and the only kind that caches its object on the instance.
+    if not isinstance(field, ForeignKey):
         return _MISSING
     if getattr(obj, field.attname) is None:
         return None
@@ -50,7 +52,9 @@ def relations_loaded(instance: Model, queryset: QuerySet) -> bool:
     if joins is True or queryset.query.annotations:
         return False
     return (not joins or _joins_loaded(instance, joins)) and all(
-        _prefetch_loaded(instance, lookup) for lookup in queryset._prefetch_related_lookups
+        _prefetch_loaded(instance, lookup)
+        # A private attribute the stubs leave out; Django offers no public reader of the lookups.
+        for lookup in queryset._prefetch_related_lookups  # type: ignore[attr-defined]
     )
 
 
@@ -59,7 +63,7 @@ def carry_loaded_relations(source: Model, target: Model) -> None:
     each relation that still points at the same row."""
     for field in type(target)._meta.concrete_fields:
         if (
-            field.is_relation
+            isinstance(field, ForeignKey)  # the concrete relations: those that cache an object
             and field.is_cached(source)
             and getattr(target, field.attname) == getattr(source, field.attname)
         ):

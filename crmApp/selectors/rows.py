@@ -9,7 +9,7 @@ its `ListSpec`; resources without one serialize model instances.
 
 The output must stay byte-for-byte what the list serializer produces (the serializer class
 remains the schema's and the contract's reference): decimals as strings with the field's
-decimal places, datetimes in DRF's `"%Y-%m-%dT%H:%M:%S.%fZ"` after conversion to UTC, dates
+decimal places, datetimes in DRF's `"%Y-%m-%dT%H:%M:%S.%fZ"` in the current time zone, dates
 ISO, booleans and integers as they are, nulls as null, an employee's name as
 `"<first> <last>"` or null. `tests/test_list_rows.py` compares every spec with its list
 serializer row for row (also under another TIME_ZONE), so a spec cannot drift silently.
@@ -24,6 +24,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
+
+from crmApp.selectors.counting import COUNT_QUERYSET
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # REST_FRAMEWORK's default DATETIME_FORMAT with UTC
 CENT = Decimal("0.01")
@@ -38,10 +41,15 @@ def money(value: Decimal | None) -> str | None:
     return None if value is None else f"{value.quantize(CENT):f}"
 
 
-def utc_datetime(value: datetime.datetime | None) -> str | None:
+def serialized_datetime(value: datetime.datetime | None) -> str | None:
+    """A datetime exactly as DRF's DateTimeField renders it: converted to the current time zone
+    (TIME_ZONE unless another is activated), then formatted with DATETIME_FORMAT, whose literal
+    "Z" is therefore only true while TIME_ZONE is UTC, as the settings have it."""
     if value is None:
         return None
-    return value.astimezone(datetime.UTC).strftime(DATETIME_FORMAT)
+    if timezone.is_aware(value):
+        value = timezone.localtime(value)
+    return value.strftime(DATETIME_FORMAT)
 
 
 def iso_date(value: datetime.date | None) -> str | None:
@@ -89,7 +97,7 @@ class ListSpec:
         `count_queryset` lets the paginator count the model queryset (no joins, same cache key).
         """
         rows = queryset.values_list(*self.paths)
-        rows.count_queryset = queryset
+        setattr(rows, COUNT_QUERYSET, queryset)
         return rows
 
     def render(self, rows: Iterable[tuple]) -> list[dict]:

@@ -122,11 +122,21 @@ class DealSerializer(TenantModelSerializer):
     def validate(self, attrs):
         attrs = super().validate(attrs)
         if self.instance is None:
-            for name in UPDATE_ONLY_FIELDS:
-                attrs.pop(name, None)
-            if attrs["stage"].pipeline_id != attrs["pipeline"].pk:
-                raise serializers.ValidationError({"stage_id": [STAGE_OUTSIDE_PIPELINE]})
-            return attrs
+            return self._validate_create(attrs)
+        return self._validate_update(attrs)
+
+    @staticmethod
+    def _validate_create(attrs):
+        """A new deal: update-only fields dropped; its stage must be in its pipeline."""
+        for name in UPDATE_ONLY_FIELDS:
+            attrs.pop(name, None)
+        if attrs["stage"].pipeline_id != attrs["pipeline"].pk:
+            raise serializers.ValidationError({"stage_id": [STAGE_OUTSIDE_PIPELINE]})
+        return attrs
+
+    def _validate_update(self, attrs):
+        """An existing deal: its customer and pipeline are fixed; its stage stays in its pipeline
+        (a null stage only where the stage is already gone)."""
         errors = {}
         for name, message in (("customer", CUSTOMER_FIXED), ("pipeline", PIPELINE_FIXED)):
             if name in attrs and _pk(attrs.pop(name)) != getattr(self.instance, f"{name}_id"):

@@ -53,7 +53,8 @@ def session_refresh(*, raw_refresh: str) -> TokenPair:
     and one 401.
     """
     try:
-        token = RefreshToken(raw_refresh)
+        # The library annotates its argument as a Token, but it is the encoded token it decodes.
+        token = RefreshToken(raw_refresh)  # type: ignore[arg-type]
     except TokenError as exc:
         raise InvalidToken(exc.args[0]) from exc
     session = (
@@ -81,7 +82,8 @@ def user_logout(*, user: User, access_session_id: int | None, raw_refresh: str |
     session_ids = {access_session_id} if access_session_id else set()
     if raw_refresh:
         try:
-            refresh = RefreshToken(raw_refresh)
+            # (The encoded token, as above.)
+            refresh = RefreshToken(raw_refresh)  # type: ignore[arg-type]
         except TokenError:
             refresh = None
         if refresh is not None and refresh.get("user_id") == user.pk:

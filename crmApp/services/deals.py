@@ -148,16 +148,13 @@ def deal_create(
     return deal
 
 
-@transaction.atomic
-def deal_update(*, deal: Deal, actor: User | None, **changes) -> Deal:
-    """Apply an update form to a deal, keeping the state machine.
+def _outcome_field_errors(deal: Deal, changes: dict) -> dict[str, list[str]]:
+    """What an update form's outcome fields would change outside the transitions, by field.
 
-    Outcome fields are accepted only unchanged; `status` may switch between `active` and
-    `inactive` on an open deal; a stage change behaves as `deal_move_stage` (the stage's
-    probability unless the form also sends one); a closed deal's stage and probability are
-    fixed until it is reopened.
+    Outcome flags are accepted only unchanged; `status` may only switch between the open
+    statuses of an open deal; the close date exists exactly while the deal is won or lost; only
+    a lost deal has a lost reason.
     """
-    deal = _lock(deal)
     closed = _is_closed(deal)
     errors: dict[str, list[str]] = {}
     for name in ("is_won", "is_lost"):
@@ -177,11 +174,25 @@ def deal_update(*, deal: Deal, actor: User | None, **changes) -> Deal:
             errors["actual_close_date"] = [CLOSE_DATE_REQUIRED]
     if "lost_reason" in changes and not deal.is_lost and changes["lost_reason"]:
         errors["lost_reason"] = [LOST_REASON_NOT_LOST]
+    return errors
+
+
+@transaction.atomic
+def deal_update(*, deal: Deal, actor: User | None, **changes) -> Deal:
+    """Apply an update form to a deal, keeping the state machine.
+
+    Outcome fields are accepted only unchanged; `status` may switch between `active` and
+    `inactive` on an open deal; a stage change behaves as `deal_move_stage` (the stage's
+    probability unless the form also sends one); a closed deal's stage and probability are
+    fixed until it is reopened.
+    """
+    deal = _lock(deal)
+    errors = _outcome_field_errors(deal, changes)
     stage = changes.pop("stage", None)
     moving = stage is not None and stage.pk != deal.stage_id
     if moving and not _may_enter(deal, stage):
         errors["stage_id"] = [REOPEN_FIRST]
-    if closed and "probability" in changes and changes["probability"] != deal.probability:
+    if _is_closed(deal) and "probability" in changes and changes["probability"] != deal.probability:
         errors["probability"] = [REOPEN_FIRST]
     if errors:
         raise InvalidInput(errors)
@@ -199,6 +210,8 @@ def deal_update(*, deal: Deal, actor: User | None, **changes) -> Deal:
 def deal_move_stage(*, deal: Deal, stage_id: int) -> Deal:
     """Move a deal to another stage of its own pipeline (see the module docstring)."""
     deal = _lock(deal)
+    if deal.pipeline_id is None:  # every stage is in a pipeline: none is the deal's
+        raise StageNotFound()
     try:
         stage = PipelineStage.objects.get(
             pk=stage_id,
@@ -251,7 +264,8 @@ def deal_reopen(*, deal: Deal) -> Deal:
     deal.status = Deal.Status.ACTIVE
     deal.actual_close_date = None
     deal.lost_reason = None
-    deal.probability = deal.stage.probability if deal.stage_id is not None else LOST_PROBABILITY
+    stage = deal.stage  # None without a stage, read without a query
+    deal.probability = stage.probability if stage is not None else LOST_PROBABILITY
     deal.save()
     return deal
 

@@ -16,7 +16,10 @@ from crmApp.models import (
     UserOrganization,
     UserRole,
 )
-from crmApp.permissions import SYSTEM_PERMISSIONS, SYSTEM_ROLES
+
+# From the vocabulary module, not the package: the package also holds the DRF permission
+# classes, and a service must not pull in the HTTP layer.
+from crmApp.permissions.table import SYSTEM_PERMISSIONS, SYSTEM_ROLES
 
 
 def unique_slug(*, name: str, taken, max_length: int = 255) -> str:
@@ -48,8 +51,8 @@ def organization_setup_rbac(*, organization: Organization) -> dict[str, Role]:
         for resource, action in SYSTEM_PERMISSIONS
     )
     by_pair = {(p.resource, p.action): p for p in permissions}
-    roles = {}
-    grants = []
+    roles: dict[str, Role] = {}
+    grants: list[RolePermission] = []
     for slug, (name, description, granted) in SYSTEM_ROLES.items():
         role = Role.objects.create(
             organization=organization,

@@ -109,9 +109,10 @@ def _lock_organization_pipelines(organization_id: int) -> None:
 
 
 def _clear_default(*, organization_id: int, keep_id: int | None) -> None:
-    Pipeline.objects.filter(organization_id=organization_id, is_default=True).exclude(
-        pk=keep_id
-    ).update(is_default=False, updated_at=timezone.now())
+    defaults = Pipeline.objects.filter(organization_id=organization_id, is_default=True)
+    if keep_id is not None:
+        defaults = defaults.exclude(pk=keep_id)
+    defaults.update(is_default=False, updated_at=timezone.now())
 
 
 @transaction.atomic
