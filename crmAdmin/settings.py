@@ -46,7 +46,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "testserver"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "crmAdmin.apps.CrmAdminConfig",  # django.contrib.admin, its login under the limits
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "crmApp.cache_control.CacheControlMiddleware",
 ]
 
 ROOT_URLCONF = "crmAdmin.urls"
@@ -197,7 +198,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "crmApp.parsers.SafeJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -218,15 +219,37 @@ REST_FRAMEWORK = {
         "anon": env.str("THROTTLE_ANON_RATE", default="60/min"),
         "user": env.str("THROTTLE_USER_RATE", default="1000/hour"),
         "auth": env.str("THROTTLE_AUTH_RATE", default="20/min"),
+        "organization_create": env.str("THROTTLE_ORGANIZATION_CREATE_RATE", default="10/hour"),
+        "health": env.str("THROTTLE_HEALTH_RATE", default="60/min"),
     },
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
-# Failed logins, counted per account and per client address (crmApp.services.auth).
+# Failed logins (crmApp.services.auth, checked by the authentication backend, so the API and
+# the Django admin share them): per account from one address, per account from all addresses,
+# and per address over all accounts (that one only ever blocks its own address). A counter at
+# its limit blocks for LOGIN_FAILURE_BACKOFF_SECONDS, doubled by each further failure up to
+# LOGIN_FAILURE_BACKOFF_MAX_SECONDS; counters are forgotten after the window.
 LOGIN_FAILURE_LIMIT_PER_ACCOUNT = env.int("LOGIN_FAILURE_LIMIT_PER_ACCOUNT", default=5)
+LOGIN_FAILURE_LIMIT_ACCOUNT_WIDE = env.int("LOGIN_FAILURE_LIMIT_ACCOUNT_WIDE", default=50)
 LOGIN_FAILURE_LIMIT_PER_ADDRESS = env.int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", default=20)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+LOGIN_FAILURE_BACKOFF_SECONDS = env.int("LOGIN_FAILURE_BACKOFF_SECONDS", default=60)
+LOGIN_FAILURE_BACKOFF_MAX_SECONDS = env.int("LOGIN_FAILURE_BACKOFF_MAX_SECONDS", default=3600)
+
+# Proxies in front of the app that append to X-Forwarded-For (crmApp.addresses); 0 = none, the
+# header is ignored and REMOTE_ADDR is the client. Set it to exactly the number of proxies: one
+# too many lets clients pick their address, one too few makes every client the proxy.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# The Django admin: off, or moved to another path (with its trailing slash, e.g. "ops-7f3c/").
+ADMIN_ENABLED = env.bool("ADMIN_ENABLED", default=True)
+ADMIN_URL = (env.str("ADMIN_URL", default="admin/").strip("/") or "admin") + "/"
+
+# Organizations one user may belong to at once, counting every active membership (owned or
+# joined); creating one more is a 400 (crmApp.services.organizations).
+MAX_ORGANIZATIONS_PER_USER = env.int("MAX_ORGANIZATIONS_PER_USER", default=20)
 
 # List counts (crmApp.pagination): exact up to this many rows; above it, cached for a while.
 # 0 = an exact COUNT(*) on every page.

@@ -1,12 +1,24 @@
 from django.apps import apps
+from django.conf import settings
 from django.contrib import admin
+from django.http import HttpResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+
+class SwaggerView(SpectacularSwaggerView):
+    """The Swagger UI page. An HTML page has no API metadata to describe, and DRF's OPTIONS
+    answer would be rendered through the page's template renderer without a template."""
+
+    def options(self, request, *args, **kwargs):
+        return HttpResponse(headers={"Allow": ", ".join(self.allowed_methods)})
+
+
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    # The admin only where ADMIN_URL says, and nowhere when ADMIN_ENABLED is off.
+    *([path(settings.ADMIN_URL, admin.site.urls)] if settings.ADMIN_ENABLED else []),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path(
         "api/redoc/",
         # A local-only page head (no web fonts): the docs load without network access.

@@ -9,13 +9,17 @@ indexed query, which replaces simplejwt's own user lookup.
 from functools import lru_cache
 
 from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import PermissionDenied
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 
+from crmApp.addresses import client_address
 from crmApp.db import hot_cursor
 from crmApp.models import User, UserSession
+from crmApp.selectors.users import user_by_email
+from crmApp.services import auth as auth_service
 
 
 @lru_cache(maxsize=32)
@@ -83,14 +87,48 @@ class RevocableJWTAuthentication(JWTAuthentication):
         return user
 
 
+#: The request attribute where the backend leaves the seconds to wait after refusing a login
+#: unchecked (too many failures); the API answers 429 with it, the admin login page too.
+LOGIN_WAIT_ATTRIBUTE = "login_retry_after"
+
+
+def login_retry_after(request) -> int | None:
+    return getattr(request, LOGIN_WAIT_ATTRIBUTE, None)
+
+
 class EmailBackend(ModelBackend):
-    """Log in by email, case-insensitively (the stored spelling is kept)."""
+    """Log in by email (compared by identity key), under the failed-login limits.
+
+    Every login goes through here (the API and the Django admin), so the limits live here: they
+    are read before the password is hashed, so a locked account or address costs no hashing and
+    cannot be tried at all, with the right password or not.
+    """
 
     def authenticate(self, request, username=None, password=None, email=None, **kwargs):
         email = email or username
         if not email or password is None:
             return None
-        user = User.objects.filter(email__iexact=email).first()
+        address = client_address(request) if request is not None else None
+        wait = auth_service.login_blocked_for(email=email, address=address)
+        if wait is None and not auth_service.login_attempt_start(email=email):
+            wait = 1  # another check of this account is running right now
+        if wait is not None:
+            if request is not None:
+                setattr(request, LOGIN_WAIT_ATTRIBUTE, wait)
+            # Stops the other backends; django.contrib.auth.authenticate() then answers None.
+            raise PermissionDenied
+        try:
+            user = self._check_password(email, password)
+        finally:
+            auth_service.login_attempt_finish(email=email)
+        if user is None:
+            auth_service.login_failed(email=email, address=address)
+        else:
+            auth_service.login_succeeded(email=email, address=address)
+        return user
+
+    def _check_password(self, email: str, password: str) -> User | None:
+        user = user_by_email(email=email)
         if user is None:
             User().set_password(password)  # same cost whether or not the account exists
             return None

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 
 REQUEST_FIELDS = (
     "request_id",
@@ -11,7 +12,26 @@ REQUEST_FIELDS = (
     "duration_ms",
     "user_id",
     "organization_id",
+    "client_ip",
 )
+
+# Control characters (C0, DEL, C1), the Unicode line and paragraph separators, and the
+# backslash itself, so an escaped sequence cannot be confused with one the client sent.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\\]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+
+
+def _escape_char(match: re.Match) -> str:
+    char = match.group()
+    return _NAMED.get(char) or (
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+    )
+
+
+def escape_control(value: object) -> str:
+    """`value` as text on one line: a path or header decoded from `%0a` cannot start a forged
+    log line."""
+    return _UNSAFE.sub(_escape_char, str(value))
 
 
 class JsonFormatter(logging.Formatter):
@@ -31,11 +51,27 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+    """One line per record: the message and request fields have control characters escaped.
+
+    A traceback or stack keeps its lines (it is meant to be read), each indented, so none of
+    them can pass for a record of its own.
+    """
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = escape_control(super().formatMessage(record))
         if hasattr(record, "request_id"):
-            line += (
-                f" request_id={record.request_id} user_id={record.user_id}"
-                f" organization_id={record.organization_id}"
+            fields = ("request_id", "user_id", "organization_id", "client_ip")
+            line += "".join(
+                f" {name}={escape_control(getattr(record, name, None))}" for name in fields
             )
         return line
+
+    def formatException(self, ei) -> str:
+        return _indent(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return _indent(super().formatStack(stack_info))
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" for line in text.splitlines())

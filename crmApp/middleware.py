@@ -5,6 +5,8 @@ import re
 import time
 import uuid
 
+from crmApp.addresses import client_address
+
 logger = logging.getLogger("crmApp.requests")
 REQUEST_ID_HEADER = "HTTP_X_REQUEST_ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -12,8 +14,9 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 class RequestLogMiddleware:
     """Tag each request with an id (the client's `X-Request-ID` when sane, else a new one),
-    return it in the response header and log method, path, status, duration, user and
-    organization as one line (JSON when `LOG_FORMAT=json`)."""
+    return it in the response header and log method, path, status, duration, user,
+    organization and client address as one line (JSON when `LOG_FORMAT=json`; the text format
+    escapes control characters, crmApp.logging)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -43,6 +46,7 @@ class RequestLogMiddleware:
                 "duration_ms": duration_ms,
                 "user_id": user_id,
                 "organization_id": (organization or None) and str(organization)[:20],
+                "client_ip": client_address(request),
             },
         )
         return response

@@ -9,12 +9,26 @@ estimate assumes the previous window's requests were spread evenly; a refused re
 counted, as in DRF.
 """
 
+import logging
+
 from rest_framework import throttling
+
+from crmApp.addresses import client_address
+
+logger = logging.getLogger("crmApp.throttling")
 
 
 class SlidingWindowRateThrottle(throttling.SimpleRateThrottle):
     """`allow_request`/`wait` over two per-window counters; listed after DRF's own throttle in
     each subclass's bases, so DRF's scope and rate handling runs first."""
+
+    def get_ident(self, request) -> str:
+        """The client's address (crmApp.addresses), never a client-chosen header value.
+
+        DRF's own answer is the whole `X-Forwarded-For` header when no proxy count is set, so a
+        client changing the header had a fresh budget on every request.
+        """
+        return client_address(request) or ""
 
     def allow_request(self, request, view) -> bool:
         if self.rate is None:
@@ -22,10 +36,19 @@ class SlidingWindowRateThrottle(throttling.SimpleRateThrottle):
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
+        try:
+            return self._count(self.key)
+        except Exception as exc:  # each cache backend raises its own client's errors
+            # An unreachable cache must not turn every request into a 500: allow, and say so.
+            logger.warning("rate limit skipped: cache unavailable (%s)", type(exc).__name__)
+            return True
+
+    def _count(self, key: str) -> bool:
+        """Count this request in the current window; whether it is within the rate."""
         self.now = self.timer()
         window = int(self.now // self.duration)
         self.window_end = (window + 1) * self.duration
-        current_key = f"{self.key}:{window}"
+        current_key = f"{key}:{window}"
         # Lives through the next window too, where it is the "previous" one.
         lifetime = int(self.window_end + self.duration - self.now) + 1
         if self.cache.add(current_key, 1, lifetime):
@@ -36,7 +59,7 @@ class SlidingWindowRateThrottle(throttling.SimpleRateThrottle):
             except ValueError:  # expired between add() and incr()
                 self.cache.set(current_key, 1, lifetime)
                 current = 1
-        previous = self.cache.get(f"{self.key}:{window - 1}", 0)
+        previous = self.cache.get(f"{key}:{window - 1}", 0)
         overlap = (self.window_end - self.now) / self.duration
         if previous * overlap + current <= self.num_requests:
             return True

@@ -1,23 +1,55 @@
 """Users (log in by email) and their login sessions."""
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.functions import Lower
 
+from crmApp.identity import identity_key, normalise_spelling
 from crmApp.models.base import TimeStampedModel
+
+#: The identifier columns and the comparable key each one keeps (crmApp.identity).
+IDENTITY_KEYS = {"email": "email_key", "username": "username_key"}
+
+
+class IdentityKeyField(models.CharField):
+    """`identity_key` of another field of the row, computed whenever the row is written.
+
+    `pre_save` runs for `save()` and for `bulk_create`, so no insert can skip it; `User.save`
+    adds the key to a partial save that changes its source.
+    """
+
+    def __init__(self, *args, source: str, **kwargs):
+        self.source = source
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["source"] = self.source
+        kwargs.pop("editable", None)
+        return name, path, args, kwargs
+
+    def pre_save(self, model_instance, add):
+        value = identity_key(getattr(model_instance, self.source) or "")
+        setattr(model_instance, self.attname, value)
+        return value
 
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
     def get_by_natural_key(self, username):
-        """Email lookup is case-insensitive; the stored spelling is kept."""
-        return self.get(email__iexact=username)
+        """Looked up by the email's identity key; the stored spelling is kept."""
+        return self.get(email_key=identity_key(username))
 
     def create_user(self, email: str, username: str, password: str | None = None, **extra):
         if not email:
             raise ValueError("Users must have an email address.")
-        user = self.model(email=self.normalize_email(email), username=username, **extra)
+        user = self.model(
+            email=self.normalize_email(normalise_spelling(email)),
+            username=normalise_spelling(username),
+            **extra,
+        )
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -31,6 +63,10 @@ class UserManager(BaseUserManager):
 class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
     email = models.EmailField(max_length=255, unique=True)
     username = models.CharField(max_length=100, unique=True)
+    # The comparable forms (crmApp.identity); their unique constraints are what make two
+    # spellings of one identifier impossible. Sized for NFKC expansion of the longest inputs.
+    email_key = IdentityKeyField(max_length=320, source="email")
+    username_key = IdentityKeyField(max_length=320, source="username")
     first_name = models.CharField(max_length=100, blank=True, default="")
     last_name = models.CharField(max_length=100, blank=True, default="")
     phone = models.CharField(max_length=20, null=True, blank=True)
@@ -55,11 +91,35 @@ class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
     class Meta:
         db_table = "users"
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="users_email_ci_unique"),
+            models.UniqueConstraint(fields=["email_key"], name="users_email_key_unique"),
+            models.UniqueConstraint(fields=["username_key"], name="users_username_key_unique"),
         ]
 
     def __str__(self) -> str:
         return self.email
+
+    def save(self, *args, update_fields=None, **kwargs):
+        if update_fields is not None:
+            touched = set(update_fields)
+            update_fields = [
+                *touched,
+                *(key for source, key in IDENTITY_KEYS.items() if source in touched),
+            ]
+        super().save(*args, update_fields=update_fields, **kwargs)
+
+    def validate_constraints(self, exclude=None):
+        """The key constraints reported on the field a form shows (the admin's add form)."""
+        super().validate_constraints(exclude=exclude)
+        clashes = {}
+        for source, key in IDENTITY_KEYS.items():
+            if exclude and source in exclude:
+                continue
+            taken = User.objects.filter(**{key: identity_key(getattr(self, source) or "")})
+            if taken.exclude(pk=self.pk).exists():
+                label = self._meta.get_field(source).verbose_name
+                clashes[source] = [f"User with this {label} already exists."]
+        if clashes:
+            raise ValidationError(clashes)
 
     @property
     def full_name(self) -> str:

@@ -91,6 +91,14 @@ class DealMarkLostSerializer(ActionBodySerializer):
 class TerminateSerializer(ActionBodySerializer):
     empty_unless_object = False
     termination_date = serializers.DateField(required=False, allow_null=True)
+    suspend_access = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=(
+            "Also deactivate the linked user's membership of the employee's organization, in the "
+            "same transaction (needs organizations:manage; the last owner cannot be suspended)."
+        ),
+    )
 
     def is_valid(self, *, raise_exception=False):
         """Refusals read as model-level validation (`"Validation Error"`), like the service's."""

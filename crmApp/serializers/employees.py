@@ -1,6 +1,8 @@
 """Employee detail: nested user and manager, writable `user_id`/`manager_id`.
 
-The list item lives in `employees_nested.py` (shared with customers, leads and deals).
+The list item lives in `employees_nested.py` (shared with customers, leads and deals); it carries
+no compensation. The detail's `salary` and `commission_rate` are shown only to callers who may
+update employees in that employee's organization (`COMPENSATION_READERS`).
 """
 
 from django.db.models import Exists, OuterRef
@@ -14,6 +16,27 @@ from crmApp.serializers.users import UserSerializer
 
 #: How far up the manager chain we look for a reporting cycle.
 MAX_MANAGER_DEPTH = 100
+
+#: The fields only `COMPENSATION_READERS` see.
+COMPENSATION_FIELDS = ("salary", "commission_rate")
+#: Who sees compensation: whoever may set it, in the employee's own organization.
+COMPENSATION_READERS = (("employees", "update"),)
+COMPENSATION_HELP = (
+    "Present only when the caller may update employees in the employee's organization."
+)
+
+
+def may_see_compensation(context, organization_id: int | None) -> bool:
+    """Whether the caller of `context` may read compensation in `organization_id`.
+
+    Read from the context at representation time: the serializer that renders answers is shared
+    between requests (`represent()`), so nothing about the caller may be decided when its fields
+    are built. No request (a representation outside an API call) shows nothing.
+    """
+    request = context.get("request")
+    if request is None:
+        return False
+    return get_access(request).has(organization_id, COMPENSATION_READERS)
 
 
 class MemberUserField(serializers.PrimaryKeyRelatedField):
@@ -77,6 +100,14 @@ class EmployeeSerializer(TenantModelSerializer):
             "manager_id",
         ]
         read_only_fields = ["id", "code", "created_at", "updated_at"]
+        extra_kwargs = {name: {"help_text": COMPENSATION_HELP} for name in COMPENSATION_FIELDS}
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not may_see_compensation(self.context, instance.organization_id):
+            for name in COMPENSATION_FIELDS:
+                data.pop(name, None)
+        return data
 
     def validate_department(self, value: str | None) -> str | None:
         return value or None

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from crmApp.models import Organization, User, UserOrganization
+from crmApp.selectors.users import user_by_email
 from crmApp.serializers.base import (
     BoundedModelSerializer,
     CachedFieldsModelSerializer,
@@ -120,7 +121,7 @@ class AddMemberSerializer(serializers.Serializer):
             if user is None:
                 raise serializers.ValidationError({"user_id": [DOES_NOT_EXIST.format(pk=user_id)]})
         else:
-            user = User.objects.filter(email__iexact=email, is_active=True).first()
+            user = user_by_email(email=email, active_only=True)
             if user is None:
                 raise serializers.ValidationError({"email": [UNKNOWN_EMAIL]})
         attrs["user"] = user

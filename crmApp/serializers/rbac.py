@@ -9,12 +9,14 @@ MAX_ID = 2**63 - 1
 MAX_PERMISSION_IDS = 500
 DUPLICATE_PERMISSION = "The fields organization, resource, action must make a unique set."
 SYSTEM_PERMISSION = "System permissions cannot be changed or deleted."
+FIXED_PAIR = "The {field} of a permission cannot be changed after it is created."
 DUPLICATE_USER_ROLE = "This user already has this role in this organization."
 DOES_NOT_EXIST = 'Invalid pk "{pk}" - object does not exist.'
 
 
 class PermissionSerializer(TenantModelSerializer):
-    """Permission representation; `resource` and `action` use the contract vocabulary.
+    """Permission representation; `resource` and `action` use the contract vocabulary and are
+    fixed once the permission exists (an update may repeat them, not change them).
 
     `is_system_permission` is read-only: a client cannot mark its own permissions as system ones
     (which would make them undeletable), nor unmark the seeded ones.
@@ -42,6 +44,16 @@ class PermissionSerializer(TenantModelSerializer):
             raise serializers.ValidationError({"non_field_errors": [SYSTEM_PERMISSION]})
         attrs = super().validate(attrs)
         instance = self.instance
+        if instance is not None:
+            # The pair is fixed once created (the service refuses it too); said here first so a
+            # change to a pair that already exists is not reported as a duplicate.
+            fixed = {
+                name: [FIXED_PAIR.format(field=name)]
+                for name in ("resource", "action")
+                if name in attrs and attrs[name] != getattr(instance, name)
+            }
+            if fixed:
+                raise serializers.ValidationError(fixed)
         organization_id = instance.organization_id if instance else attrs["organization"].pk
         resource = attrs.get("resource", instance.resource if instance else None)
         action = attrs.get("action", instance.action if instance else None)

@@ -61,6 +61,9 @@ class LeadConvertedSerializer(MessageSerializer):
 
 class EmployeeMessageSerializer(MessageSerializer):
     employee = EmployeeSerializer()
+    access_suspended = serializers.BooleanField(
+        help_text="Whether a membership was deactivated by this call (`suspend_access`)."
+    )
 
 
 class PipelineMessageSerializer(MessageSerializer):

@@ -2,8 +2,29 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from crmApp.identity import (
+    DOMAIN_REFUSED,
+    email_domain_refused,
+    identity_key,
+    normalise_spelling,
+)
 from crmApp.models import User, UserSession
+from crmApp.selectors.users import email_taken, username_taken
 from crmApp.serializers.base import CachedFieldsModelSerializer
+
+#: The key columns' width (crmApp.models.users): an identifier whose normalised form is wider
+#: is refused here rather than by the database.
+KEY_MAX_LENGTH = User._meta.get_field("email_key").max_length
+TOO_LONG = "Ensure this field has no more than {n} characters once normalised."
+
+
+def _normalised_identifier(value: str, max_length: int) -> str:
+    """The stored spelling (NFKC) of an identifier, refused when it or its key grows too long."""
+    spelling = normalise_spelling(value)
+    if len(spelling) > max_length or len(identity_key(spelling)) > KEY_MAX_LENGTH:
+        raise serializers.ValidationError(TOO_LONG.format(n=max_length))
+    return spelling
+
 
 PASSWORDS_DIFFER = "Password fields didn't match."
 
@@ -44,10 +65,9 @@ class UserSerializer(CachedFieldsModelSerializer):
         ]
 
     def validate_username(self, value: str) -> str:
-        taken = User.objects.filter(username__iexact=value)
-        if self.instance is not None:
-            taken = taken.exclude(pk=self.instance.pk)
-        if taken.exists():
+        value = _normalised_identifier(value, 100)
+        exclude_pk = self.instance.pk if self.instance is not None else None
+        if username_taken(username=value, exclude_pk=exclude_pk):
             raise serializers.ValidationError("User with this username already exists.")
         return value
 
@@ -72,12 +92,16 @@ class RegistrationSerializer(CachedFieldsModelSerializer):
         extra_kwargs = {"email": {"validators": []}, "username": {"validators": []}}
 
     def validate_email(self, value: str) -> str:
-        if User.objects.filter(email__iexact=value).exists():
+        value = _normalised_identifier(value, 255)
+        if email_domain_refused(value):
+            raise serializers.ValidationError(DOMAIN_REFUSED)
+        if email_taken(email=value):
             raise serializers.ValidationError("User with this email already exists.")
         return value
 
     def validate_username(self, value: str) -> str:
-        if User.objects.filter(username__iexact=value).exists():
+        value = _normalised_identifier(value, 100)
+        if username_taken(username=value):
             raise serializers.ValidationError("User with this username already exists.")
         return value
 

@@ -1,15 +1,25 @@
 """Login sessions, token issue and revocation, failed-login limits."""
 
+import functools
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.tokens import RefreshToken, Token
 
+from crmApp.identity import identity_key
 from crmApp.models import User, UserSession
+
+logger = logging.getLogger("crmApp.auth")
 
 
 @dataclass(frozen=True)
@@ -45,26 +55,57 @@ def session_start(*, user: User, ip_address: str | None, device_info: str | None
     return _issue(user=user, session=session)
 
 
-@transaction.atomic
+class _SignedRefreshToken(RefreshToken):
+    """A refresh token whose signature, expiry and type are verified, not its blacklisting.
+
+    Whether the token is the session's current one is decided by `session_refresh` from the
+    session row: a blacklisted (already rotated) token is the sign of a stolen chain there,
+    which a blacklist refusal in the constructor would hide.
+    """
+
+    def verify(self, *args, **kwargs) -> None:
+        Token.verify(self, *args, **kwargs)
+
+
 def session_refresh(*, raw_refresh: str) -> TokenPair:
     """Rotate a refresh token: the presented one is blacklisted and can never be used again.
 
-    The session row is locked, so two concurrent refreshes of the same token yield one new pair
-    and one 401.
+    Presenting an already-rotated token of a live session means two parties hold the chain (a
+    stolen token was used first, or is being replayed): the whole session is revoked, so its
+    current access and refresh tokens stop working at once, whoever holds them. A client that
+    refreshes twice in parallel loses its session the same way; it must refresh serially.
     """
     try:
         # The library annotates its argument as a Token, but it is the encoded token it decodes.
-        token = RefreshToken(raw_refresh)  # type: ignore[arg-type]
+        token = _SignedRefreshToken(raw_refresh)  # type: ignore[arg-type]
     except TokenError as exc:
         raise InvalidToken(exc.args[0]) from exc
+    tokens = _session_rotate(token=token)
+    # Raised outside the rotation's transaction, so the revocation of a reused chain is kept.
+    if tokens is None:
+        raise InvalidToken("Token is blacklisted")
+    return tokens
+
+
+@transaction.atomic
+def _session_rotate(*, token: RefreshToken) -> TokenPair | None:
+    """The new pair, or None after refusing (and, on reuse, revoking the session).
+
+    The session row is locked, so of two concurrent refreshes of one token the first rotates
+    and the second is a reuse.
+    """
     session = (
         UserSession.objects.select_for_update()
         .select_related("user")
-        .filter(pk=token.get("sid"), is_revoked=False, user__is_active=True)
+        .filter(pk=token.get("sid"), user_id=token.get("user_id"))
         .first()
     )
-    if session is None or session.refresh_jti != token["jti"]:
-        raise InvalidToken("Token is blacklisted")
+    if session is None or session.is_revoked or not session.user.is_active:
+        return None
+    if session.refresh_jti != token["jti"]:
+        session_revoke(session_ids=[session.pk], user=session.user)
+        logger.warning("refresh token reused: session %s revoked", session.pk)
+        return None
     token.blacklist()
     return _issue(user=session.user, session=session)
 
@@ -108,37 +149,133 @@ def user_change_password(
 
 
 # --- failed-login limits -------------------------------------------------------------------
+#
+# The authentication backend (crmApp.authentication.EmailBackend) calls these around every
+# password check, so the API login and the Django admin share one budget. Counters are keyed on
+# the email's identity key (crmApp.identity), hashed (any text may arrive as an admin username),
+# so every spelling of one address shares them:
+#
+# - per (address, account): what one address may try against one account;
+# - per account, over all addresses: a ceiling for guessing spread over many addresses, set
+#   well above the pair limit so one address alone cannot lock an account for everyone;
+# - per address, over all accounts (password spraying): it blocks that address only.
+#
+# Counts are cache `add`/`incr` (atomic across workers with Redis). A counter at its limit
+# writes a lock time; each further failure doubles the lock. Cache errors never refuse a login:
+# they are logged and the check is skipped, as an unreachable cache must not take logins down.
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def _failure_keys(email: str, address: str | None) -> list[tuple[str, int]]:
-    keys = [(f"login-fail:acct:{email.strip().lower()}", settings.LOGIN_FAILURE_LIMIT_PER_ACCOUNT)]
-    if address:
-        keys.append((f"login-fail:addr:{address}", settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS))
-    return keys
+@dataclass(frozen=True)
+class _Counter:
+    key: str
+    limit: int
+
+    @property
+    def lock_key(self) -> str:
+        return f"{self.key}:lock"
 
 
-def login_blocked_for(*, email: str, address: str | None) -> int | None:
-    """Seconds to wait when the account or the address has too many recent failures, else None.
+def _account_digest(email: str) -> str:
+    return hashlib.sha256(identity_key(email).encode()).hexdigest()
 
-    The answer is the same whether or not the email exists, so it reveals nothing.
+
+def _counters(email: str, address: str | None) -> list[_Counter]:
+    account = _account_digest(email)
+    origin = address or "unknown"
+    return [
+        _Counter(f"login-fail:pair:{origin}:{account}", settings.LOGIN_FAILURE_LIMIT_PER_ACCOUNT),
+        _Counter(f"login-fail:acct:{account}", settings.LOGIN_FAILURE_LIMIT_ACCOUNT_WIDE),
+        _Counter(f"login-fail:addr:{origin}", settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS),
+    ]
+
+
+def _fail_open(default: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Answer `default` (allow the attempt) and log when the cache cannot be reached.
+
+    Any exception: each cache backend raises its own client's errors (redis, memcached).
     """
-    for key, limit in _failure_keys(email, address):
-        entry = cache.get(key)
-        if entry and entry["count"] >= limit:
-            return max(1, int(entry["until"] - timezone.now().timestamp()))
-    return None
+
+    def decorate(function: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(function)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return function(*args, **kwargs)
+            except Exception as exc:
+                logger.warning(
+                    "login lockout skipped in %s: cache unavailable (%s)",
+                    function.__name__,
+                    type(exc).__name__,
+                )
+                return default
+
+        return guarded
+
+    return decorate
 
 
+def _increment(key: str, timeout: int) -> int:
+    if cache.add(key, 1, timeout):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add() and incr()
+        cache.set(key, 1, timeout)
+        return 1
+
+
+@_fail_open(None)
+def login_blocked_for(*, email: str, address: str | None) -> int | None:
+    """Seconds to wait before `email` may be tried from `address`, else None.
+
+    Read before any password is hashed. The answer is the same whether or not the email exists.
+    """
+    counters = _counters(email, address)
+    locks = cache.get_many([counter.lock_key for counter in counters])
+    now = time.time()
+    remaining = [until - now for until in locks.values() if until > now]
+    return max(1, math.ceil(max(remaining))) if remaining else None
+
+
+@_fail_open(True)
+def login_attempt_start(*, email: str) -> bool:
+    """Claim the account's one in-flight password check; False when another one is running.
+
+    Checks of one account run one at a time, so parallel guesses cannot all pass the lock check
+    before the first failure is counted.
+    """
+    return bool(cache.add(f"login-busy:{_account_digest(email)}", 1, 30))
+
+
+@_fail_open(None)
+def login_attempt_finish(*, email: str) -> None:
+    cache.delete(f"login-busy:{_account_digest(email)}")
+
+
+@_fail_open(None)
 def login_failed(*, email: str, address: str | None) -> None:
+    """Count a failure; a counter at its limit locks for the base time, doubled per failure."""
     window = settings.LOGIN_FAILURE_WINDOW_SECONDS
-    for key, _limit in _failure_keys(email, address):
-        entry = cache.get(key) or {"count": 0, "until": timezone.now().timestamp() + window}
-        entry["count"] += 1
-        cache.set(key, entry, timeout=max(1, int(entry["until"] - timezone.now().timestamp())))
+    for counter in _counters(email, address):
+        count = _increment(counter.key, window)
+        if count < counter.limit:
+            continue
+        lock = min(
+            settings.LOGIN_FAILURE_BACKOFF_SECONDS * 2 ** min(count - counter.limit, 32),
+            settings.LOGIN_FAILURE_BACKOFF_MAX_SECONDS,
+        )
+        cache.set(counter.lock_key, time.time() + lock, timeout=lock)
+        # The count outlives the lock, so the next failure after it doubles it again.
+        cache.touch(counter.key, window + lock)
 
 
-def login_succeeded(*, email: str) -> None:
-    cache.delete(f"login-fail:acct:{email.strip().lower()}")
+@_fail_open(None)
+def login_succeeded(*, email: str, address: str | None) -> None:
+    """The account's own counters start over; the address-wide one does not."""
+    pair, account, _address = _counters(email, address)
+    cache.delete_many([pair.key, pair.lock_key, account.key, account.lock_key])
 
 
 @transaction.atomic

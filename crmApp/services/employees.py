@@ -7,8 +7,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from crmApp.errors import RecordInvalid
-from crmApp.models import Employee, Organization, User
+from crmApp.models import Employee, Organization, User, UserOrganization
 from crmApp.models.base import ActiveStatus
+from crmApp.services.organizations import membership_update
 from crmApp.services.records import record_create, record_delete, record_update
 
 ALREADY_TERMINATED = "Employee is already terminated."
@@ -16,12 +17,24 @@ BEFORE_HIRE = "The termination date cannot be before the hire date."
 
 
 @transaction.atomic
-def employee_terminate(*, employee: Employee, termination_date: date | None = None) -> Employee:
+def employee_terminate(
+    *,
+    employee: Employee,
+    termination_date: date | None = None,
+    suspend_access: bool = False,
+    actor: User | None = None,
+) -> tuple[Employee, bool]:
     """End an employment: status `inactive` and a termination date (today in UTC by default).
 
     The row is locked before the "already terminated" check so two concurrent calls cannot both
     pass it: the second waits, then sees the first one's result and is refused. Terminating twice
     would otherwise silently move the recorded date.
+
+    With `suspend_access`, the linked user's active membership of the employee's organization is
+    deactivated in the same transaction, through `membership_update` and so under its rules (only
+    an owner touches an owner's membership; the last active owner stays): a refusal there undoes
+    the termination too. An employee without a linked user or active membership has no access to
+    suspend. Returns the employee and whether a membership was deactivated.
     """
     locked = Employee.objects.select_for_update().get(pk=employee.pk)
     if locked.status == ActiveStatus.INACTIVE and locked.termination_date is not None:
@@ -32,7 +45,24 @@ def employee_terminate(*, employee: Employee, termination_date: date | None = No
     locked.status = ActiveStatus.INACTIVE
     locked.termination_date = effective
     locked.save(update_fields=["status", "termination_date", "updated_at"])
-    return locked
+    suspended = False
+    if suspend_access:
+        suspended = _suspend_membership(employee=locked, actor=actor)
+    return locked, suspended
+
+
+def _suspend_membership(*, employee: Employee, actor: User | None) -> bool:
+    if employee.user_id is None:
+        return False
+    if actor is None:
+        raise ValueError("Suspending a member's access needs the acting user.")
+    membership = UserOrganization.objects.filter(
+        user_id=employee.user_id, organization_id=employee.organization_id, is_active=True
+    ).first()
+    if membership is None:
+        return False
+    membership_update(membership=membership, actor=actor, is_active=False)
+    return True
 
 
 @transaction.atomic

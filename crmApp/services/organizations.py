@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -67,15 +68,37 @@ def organization_setup_rbac(*, organization: Organization) -> dict[str, Role]:
     return roles
 
 
+TOO_MANY_ORGANIZATIONS = (
+    "You already belong to {limit} organizations, the most one user may have; leave one before "
+    "creating another."
+)
+
+
+def _check_organization_limit(owner: User) -> None:
+    """Refuse a new organization once `owner` has `MAX_ORGANIZATIONS_PER_USER` active memberships.
+
+    Every active membership counts, owned or joined: each is an organization the user's requests
+    are resolved against, and creating organizations is free. The user's row is locked first so
+    two concurrent creations cannot both pass the count.
+    """
+    limit = settings.MAX_ORGANIZATIONS_PER_USER
+    User.objects.select_for_update().filter(pk=owner.pk).first()
+    held = UserOrganization.objects.filter(user=owner, is_active=True).count()
+    if held >= limit:
+        raise InvalidInput({"non_field_errors": [TOO_MANY_ORGANIZATIONS.format(limit=limit)]})
+
+
 def organization_create(*, owner: User, name: str, **fields) -> Organization:
     """Create an organization, make `owner` its owner and set up its roles, in one transaction.
 
     The slug comes from the name; a concurrent creator taking the same slug makes us retry with
-    the next suffix instead of failing.
+    the next suffix instead of failing. A user with `MAX_ORGANIZATIONS_PER_USER` active
+    memberships is refused (400).
     """
     for _attempt in range(5):
         try:
             with transaction.atomic():
+                _check_organization_limit(owner)
                 slug = unique_slug(
                     name=name, taken=lambda s: Organization.objects.filter(slug=s).exists()
                 )

@@ -9,6 +9,8 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crmApp.addresses import client_address
+from crmApp.authentication import login_retry_after
 from crmApp.models import User, UserSession
 from crmApp.permissions import get_access
 from crmApp.selectors.users import sessions_of, users_visible_to
@@ -34,10 +36,6 @@ from crmApp.viewsets.base import AtomicWritesMixin
 INVALID_CREDENTIALS = "Unable to log in with provided credentials."
 
 
-def client_address(request) -> str | None:
-    return request.META.get("REMOTE_ADDR")
-
-
 def client_device(request) -> str | None:
     return request.META.get("HTTP_USER_AGENT")
 
@@ -54,17 +52,15 @@ class LoginView(APIView):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         email = serializer.validated_data["email"]
-        address = client_address(request)
-        wait = auth_service.login_blocked_for(email=email, address=address)
-        if wait is not None:
-            raise Throttled(wait=wait)
+        # The backend counts failures and refuses locked accounts and addresses before hashing.
         user = authenticate(request, email=email, password=serializer.validated_data["password"])
         if user is None:
-            auth_service.login_failed(email=email, address=address)
+            wait = login_retry_after(request)
+            if wait is not None:
+                raise Throttled(wait=wait)
             raise ValidationError({"non_field_errors": [INVALID_CREDENTIALS]})
-        auth_service.login_succeeded(email=email)
         tokens = auth_service.session_start(
-            user=user, ip_address=address, device_info=client_device(request)
+            user=user, ip_address=client_address(request), device_info=client_device(request)
         )
         user.refresh_from_db()
         return Response({"user": UserSerializer(user).data, "tokens": tokens.as_dict()})
@@ -170,6 +166,14 @@ class UserViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     def get_queryset(self):
         readable = get_access(self.request).orgs_with((("users", "view"),))
         return users_visible_to(user=self.request.user, organization_ids=readable)
+
+    def get_object(self):
+        # Only the caller's own profile routes (`me`, `update_profile`) accept a PUT without an
+        # id in the path, and DRF's OPTIONS answer asks for the object that PUT would change
+        # (with no action set, as OPTIONS is no action of the route): it is the caller.
+        if self.lookup_field not in self.kwargs:
+            return self.request.user
+        return super().get_object()
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)

@@ -11,6 +11,10 @@ from crmApp.serializers.schema import EmployeeMessageSerializer
 from crmApp.services import employees as services
 from crmApp.viewsets.base import OrganizationScopedViewSet
 
+#: What `terminate` with `suspend_access` needs besides the table's `employees:update`: the same
+#: right as deactivating a membership directly (`user-organization` `deactivate`).
+SUSPEND_ACCESS_REQUIRES = (("organizations", "manage"),)
+
 
 class EmployeeViewSet(OrganizationScopedViewSet):
     selector = EmployeeSelector()
@@ -46,12 +50,24 @@ class EmployeeViewSet(OrganizationScopedViewSet):
     @extend_schema(request=TerminateSerializer, responses=EmployeeMessageSerializer)
     @action(detail=True, methods=["post"])
     def terminate(self, request, pk=None):
+        """End an employment; with `suspend_access`, also deactivate the linked user's
+        membership, which is a membership change and so needs `organizations:manage` too."""
         employee = self.get_object()
         form = TerminateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        employee = services.employee_terminate(
-            employee=employee, termination_date=form.validated_data.get("termination_date")
+        suspend_access = form.validated_data["suspend_access"]
+        if suspend_access:
+            self.check_organization_write(employee.organization_id, SUSPEND_ACCESS_REQUIRES)
+        employee, suspended = services.employee_terminate(
+            employee=employee,
+            termination_date=form.validated_data.get("termination_date"),
+            suspend_access=suspend_access,
+            actor=request.user,
         )
         return Response(
-            {"message": "Employee terminated successfully.", "employee": self.detail_data(employee)}
+            {
+                "message": "Employee terminated successfully.",
+                "employee": self.detail_data(employee),
+                "access_suspended": suspended,
+            }
         )

@@ -11,6 +11,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crmApp.throttling import AuthRateThrottle
+
+
+class HealthRateThrottle(AuthRateThrottle):
+    """The scoped sliding-window throttle, under the `health` rate. The view authenticates
+    nobody, so every caller is counted by client address."""
+
 
 class HealthSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["ok", "error"])
@@ -45,7 +52,9 @@ class HealthView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = []
+    # Each call runs a database query (and a cache round trip): light, but not free to repeat.
+    throttle_classes = [HealthRateThrottle]
+    throttle_scope = "health"
     serializer_class = HealthSerializer
 
     @extend_schema(

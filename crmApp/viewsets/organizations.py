@@ -29,9 +29,14 @@ from crmApp.serializers.organizations import (
 )
 from crmApp.serializers.schema import MessageSerializer
 from crmApp.services import organizations as organization_service
+from crmApp.throttling import AuthRateThrottle
 from crmApp.viewsets.base import OrganizationScopedMixin
 
 NOT_A_MEMBER = "This user is not an active member."
+
+
+class OrganizationCreateRateThrottle(AuthRateThrottle):
+    """The scoped sliding-window throttle, under the `organization_create` rate, per user."""
 
 
 @extend_schema_view(
@@ -79,6 +84,14 @@ class OrganizationViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
         {"update", "partial_update", "destroy", "add_member", "remove_member", "leave"}
     )
     visible_across_memberships = frozenset({"my_organizations"})
+
+    def get_throttles(self):
+        if self.action == "create":
+            # Creation is also limited per user under its own rate (`organization_create`), on
+            # top of the general ones: each organization seeds roles and permissions.
+            self.throttle_scope = "organization_create"
+            return [*super().get_throttles(), OrganizationCreateRateThrottle()]
+        return super().get_throttles()
 
     def create(self, request, *args, **kwargs):
         serializer = OrganizationCreateSerializer(

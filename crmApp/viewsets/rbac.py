@@ -68,8 +68,10 @@ class PermissionViewSet(OrganizationScopedViewSet):
 
 
 class RoleViewSet(OrganizationScopedViewSet):
-    """Roles with their grants. System roles keep existing (delete is a 400); their grants and
-    descriptions may be edited by whoever holds `roles:manage`/`roles:update`.
+    """Roles with their grants. System roles keep existing (delete is a 400). A role's name and
+    description need `roles:update`; its grants (`permission_ids`, `assign_permission`,
+    `remove_permission`) need `roles:manage`, and only permissions the caller holds can be
+    granted (crmApp.services.rbac).
     """
 
     selector = RoleSelector()
@@ -87,10 +89,12 @@ class RoleViewSet(OrganizationScopedViewSet):
     )
 
     def create_record(self, data):
-        return services.role_create(actor=self.request.user, **data)
+        return services.role_create(actor=self.request.user, access=self.access, **data)
 
     def update_record(self, instance, data):
-        return services.role_update(role=instance, actor=self.request.user, **data)
+        return services.role_update(
+            role=instance, actor=self.request.user, access=self.access, **data
+        )
 
     def destroy_record(self, instance):
         services.role_delete(role=instance, actor=self.request.user)
@@ -104,14 +108,18 @@ class RoleViewSet(OrganizationScopedViewSet):
     @action(detail=True, methods=["post"])
     def assign_permission(self, request, pk=None):
         role = self.get_object()
-        services.role_grant_permission(role=role, permission_id=self._permission_id())
+        services.role_grant_permission(
+            role=role, permission_id=self._permission_id(), access=self.access
+        )
         return Response({"message": "Permission assigned successfully."})
 
     @extend_schema(request=PermissionIdSerializer, responses=MessageSerializer)
     @action(detail=True, methods=["post"])
     def remove_permission(self, request, pk=None):
         role = self.get_object()
-        services.role_revoke_permission(role=role, permission_id=self._permission_id())
+        services.role_revoke_permission(
+            role=role, permission_id=self._permission_id(), access=self.access
+        )
         return Response({"message": "Permission removed successfully."})
 
 
@@ -127,10 +135,12 @@ class UserRoleViewSet(OrganizationScopedViewSet):
     visible_across_memberships = frozenset({"my_roles"})  # own assignments; no roles:view
 
     def create_record(self, data):
-        return services.user_role_create(actor=self.request.user, **data)
+        return services.user_role_create(actor=self.request.user, access=self.access, **data)
 
     def update_record(self, instance, data):
-        return services.user_role_update(user_role=instance, actor=self.request.user, **data)
+        return services.user_role_update(
+            user_role=instance, actor=self.request.user, access=self.access, **data
+        )
 
     def destroy_record(self, instance):
         services.user_role_delete(user_role=instance, actor=self.request.user)

@@ -165,11 +165,31 @@ def test_refresh_rotates_and_old_refresh_is_refused(api_client, owner):
     assert first.status_code == 200, first.data
     assert set(first.data) == {"access", "refresh"}
     assert bearer(first.data["access"]).get(ME).status_code == 200
+    second = api_client.post(REFRESH, {"refresh": first.data["refresh"]})
+    assert second.status_code == 200
     replay = api_client.post(REFRESH, {"refresh": owner.refresh})
     assert replay.status_code == 401
     assert replay.data["status_code"] == 401
-    second = api_client.post(REFRESH, {"refresh": first.data["refresh"]})
-    assert second.status_code == 200
+
+
+def test_a_reused_refresh_token_revokes_its_whole_session(api_client, owner):
+    other = login(api_client, owner.user.email).data["tokens"]
+    rotated = api_client.post(REFRESH, {"refresh": owner.refresh})  # the thief, say
+    assert rotated.status_code == 200
+    session = UserSession.objects.get(pk=AccessToken(owner.access)["sid"])
+    jti_after_rotation = session.refresh_jti
+    replay = api_client.post(REFRESH, {"refresh": owner.refresh})  # the victim, or the thief
+    assert replay.status_code == 401
+    assert replay.data["status_code"] == 401
+    session.refresh_from_db()
+    assert session.is_revoked
+    assert session.refresh_jti == jti_after_rotation  # nothing new was minted
+    current = bearer(rotated.data["access"]).get(ME)
+    assert current.status_code == 401
+    assert current.data["details"]["code"] == "token_revoked"
+    assert api_client.post(REFRESH, {"refresh": rotated.data["refresh"]}).status_code == 401
+    assert bearer(owner.access).get(ME).status_code == 401
+    assert bearer(other["access"]).get(ME).status_code == 200  # other sessions live on
 
 
 @pytest.mark.parametrize("token", ["garbage", ""])

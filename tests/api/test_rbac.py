@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from crmApp.models import Customer, Permission, Role, RolePermission, UserOrganization, UserRole
 from crmApp.permissions import ACTIONS, RESOURCES, SYSTEM_PERMISSIONS
-from crmApp.services.rbac import role_create
+from crmApp.services.rbac import FIXED_PAIR, role_create
 from tests.conftest import make_member, membership
 from tests.factories import CustomerFactory, MembershipFactory, OrganizationFactory, UserFactory
 
@@ -241,7 +241,7 @@ def test_system_permissions_cannot_be_changed_or_deleted(admin):
     assert system.description == "View customers"
 
 
-def test_a_custom_permission_can_be_changed_and_deleted(admin):
+def test_a_custom_permission_keeps_its_pair_and_can_be_deleted(admin):
     perm(admin.organization, "reports", "view").delete()
     perm(admin.organization, "reports", "create").delete()
     custom = Permission.objects.create(
@@ -249,18 +249,25 @@ def test_a_custom_permission_can_be_changed_and_deleted(admin):
     )
 
     update = admin.client.patch(
-        detail(PERMISSIONS, custom), {"action": "create", "description": "x"}, format="json"
+        detail(PERMISSIONS, custom), {"action": "view", "description": "x"}, format="json"
     )
+    rename = admin.client.patch(detail(PERMISSIONS, custom), {"action": "create"}, format="json")
     duplicate = admin.client.patch(detail(PERMISSIONS, custom), {"action": "delete"}, format="json")
     move = admin.client.patch(detail(PERMISSIONS, custom), {"organization": 987654}, format="json")
 
     assert update.status_code == 200
-    assert (update.data["id"], update.data["action"]) == (custom.pk, "create")
+    assert (update.data["id"], update.data["description"]) == (custom.pk, "x")
+    assert rename.status_code == 400
+    assert rename.data["details"] == {"action": [FIXED_PAIR.format(field="action")]}
     assert duplicate.status_code == 400
-    assert duplicate.data["details"] == {"non_field_errors": [DUPLICATE_PERMISSION]}
+    assert duplicate.data["details"] == {"action": [FIXED_PAIR.format(field="action")]}
     assert move.status_code == 400
     custom.refresh_from_db()
-    assert (custom.action, custom.organization_id) == ("create", admin.organization.pk)
+    assert (custom.resource, custom.action, custom.organization_id) == (
+        "reports",
+        "view",
+        admin.organization.pk,
+    )
 
     delete = admin.client.delete(detail(PERMISSIONS, custom))
 
@@ -428,6 +435,7 @@ def test_update_a_role_and_replace_its_permissions(admin):
         organization=admin.organization,
         name="Temp",
         permissions=[perm(admin.organization, "leads", "view")],
+        access=None,
     )
     replacement = perm(admin.organization, "deals", "view")
 
@@ -446,7 +454,7 @@ def test_update_a_role_and_replace_its_permissions(admin):
 
 
 def test_role_update_cannot_move_or_duplicate(admin, other_org):
-    custom = role_create(actor=None, organization=admin.organization, name="Temp")
+    custom = role_create(actor=None, organization=admin.organization, name="Temp", access=None)
 
     move = admin.client.patch(detail(ROLES, custom), {"organization": other_org.pk}, format="json")
     duplicate = admin.client.patch(detail(ROLES, custom), {"name": "Viewer"}, format="json")
@@ -478,7 +486,7 @@ def test_system_roles_cannot_be_deleted(admin):
 
 
 def test_a_custom_role_is_deleted_with_its_assignments(admin, no_role):
-    custom = role_create(actor=None, organization=admin.organization, name="Temp")
+    custom = role_create(actor=None, organization=admin.organization, name="Temp", access=None)
     UserRole.objects.create(user=no_role.user, organization=admin.organization, role=custom)
 
     response = admin.client.delete(detail(ROLES, custom))
@@ -489,7 +497,7 @@ def test_a_custom_role_is_deleted_with_its_assignments(admin, no_role):
 
 
 def test_manager_cannot_delete_roles(manager):
-    custom = role_create(actor=None, organization=manager.organization, name="Temp")
+    custom = role_create(actor=None, organization=manager.organization, name="Temp", access=None)
 
     response = manager.client.delete(detail(ROLES, custom))
 
@@ -589,7 +597,11 @@ def test_role_list_query_count_is_constant(owner):
     assert response.data["count"] == 4
     for n in range(46):
         role_create(
-            actor=None, organization=owner.organization, name=f"Role {n}", permissions=grants
+            actor=None,
+            organization=owner.organization,
+            name=f"Role {n}",
+            permissions=grants,
+            access=None,
         )
 
     many, response = measure(owner.client, ROLES, {"page_size": 100})
@@ -849,7 +861,11 @@ def test_my_roles_query_count_is_constant(outsider):
         for _ in range(count):
             number = Role.objects.count()
             custom = role_create(
-                actor=None, organization=organization, name=f"R{number}", permissions=grants
+                actor=None,
+                organization=organization,
+                name=f"R{number}",
+                permissions=grants,
+                access=None,
             )
             UserRole.objects.create(user=outsider.user, organization=organization, role=custom)
 
@@ -972,7 +988,9 @@ def test_user_lookups_do_not_leak_strangers(admin):
 
 def test_granting_customers_view_to_a_custom_role_lets_its_holder_list_customers(admin, no_role):
     CustomerFactory(organization=admin.organization, name="Visible Co")
-    reader = role_create(actor=None, organization=admin.organization, name="Customer Reader")
+    reader = role_create(
+        actor=None, organization=admin.organization, name="Customer Reader", access=None
+    )
     assert no_role.client.get("/api/customers/").status_code == 403
 
     granted = admin.client.post(

@@ -134,7 +134,13 @@ def test_role_create_is_all_or_nothing(db):
     own = Permission.objects.filter(organization=organization).first()
 
     with pytest.raises(InvalidInput):
-        role_create(actor=None, organization=organization, name="Mixed", permissions=[own, foreign])
+        role_create(
+            actor=None,
+            organization=organization,
+            name="Mixed",
+            permissions=[own, foreign],
+            access=None,
+        )
 
     assert not Role.objects.filter(name="Mixed").exists()
     assert not RolePermission.objects.filter(permission=own, role__name="Mixed").exists()
@@ -142,17 +148,17 @@ def test_role_create_is_all_or_nothing(db):
 
 def test_role_grant_only_within_the_organization(db):
     organization = OrganizationFactory()
-    custom = role_create(actor=None, organization=organization, name="Custom")
+    custom = role_create(actor=None, organization=organization, name="Custom", access=None)
     foreign = Permission.objects.filter(organization=OrganizationFactory()).first()
     own = Permission.objects.filter(organization=organization).first()
 
     with pytest.raises(NotFound):
-        role_grant_permission(role=custom, permission_id=foreign.pk)
+        role_grant_permission(role=custom, permission_id=foreign.pk, access=None)
 
-    assert role_grant_permission(role=custom, permission_id=own.pk) is True
-    assert role_grant_permission(role=custom, permission_id=own.pk) is False
-    assert role_revoke_permission(role=custom, permission_id=own.pk) is True
-    assert role_revoke_permission(role=custom, permission_id=own.pk) is False
+    assert role_grant_permission(role=custom, permission_id=own.pk, access=None) is True
+    assert role_grant_permission(role=custom, permission_id=own.pk, access=None) is False
+    assert role_revoke_permission(role=custom, permission_id=own.pk, access=None) is True
+    assert role_revoke_permission(role=custom, permission_id=own.pk, access=None) is False
 
 
 # --- races (PostgreSQL only) ----------------------------------------------------------------

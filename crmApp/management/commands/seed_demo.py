@@ -33,6 +33,7 @@ from crmApp.models import (
     next_codes,
 )
 from crmApp.models.deals import compute_expected_revenue
+from crmApp.selectors.users import email_taken
 from crmApp.services.organizations import organization_create
 
 #: Every demo account logs in with this password (documented in the README).
@@ -272,7 +273,7 @@ class Command(BaseCommand):
     help = "Create demo organizations, users and CRM records (idempotent)."
 
     def handle(self, *args, **options):
-        if User.objects.filter(email__iexact=MARKER_EMAIL).exists():
+        if email_taken(email=MARKER_EMAIL):
             self.stdout.write("Demo data already present; nothing added.")
         else:
             started = timezone.now()

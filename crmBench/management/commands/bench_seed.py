@@ -36,6 +36,7 @@ from crmApp.models import (
     next_codes,
 )
 from crmApp.models.deals import compute_expected_revenue
+from crmApp.selectors.users import user_by_email
 from crmApp.services.organizations import organization_create
 
 
@@ -219,7 +220,7 @@ class Command(BaseCommand):
     # --- building blocks ------------------------------------------------------------------
 
     def _user(self, email: str, password: str | None) -> User:
-        user = User.objects.filter(email__iexact=email).first()
+        user = user_by_email(email=email)
         if user is None:
             username = email.split("@")[0][:100]
             user = User.objects.create_user(email=email, username=username, password=password)
