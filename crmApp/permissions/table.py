@@ -119,8 +119,15 @@ PERMISSION_TABLE: dict[str, dict[str, tuple[Perm, ...]]] = {
         mark_won=(("deals", "update"),),
         mark_lost=(("deals", "update"),),
         reopen=(("deals", "update"),),
+        stage_history=(("deals", "view"),),
+        rotting=(("deals", "view"),),
         **_bulk("deals"),
     ),
+    # Reports read deals, their stage history and leads, but are granted on their own.
+    "report": {
+        name: (("reports", "view"),)
+        for name in ("funnel", "time_in_stage", "win_rate", "velocity", "forecast", "lead_sources")
+    },
 }
 
 _CRM = ("employees", "vendors", "customers", "leads", "deals", "pipelines")
