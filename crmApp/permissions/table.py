@@ -124,10 +124,10 @@ PERMISSION_TABLE: dict[str, dict[str, tuple[Perm, ...]]] = {
         **_bulk("deals"),
     ),
     # Reports read deals, their stage history and leads, but are granted on their own.
-    "report": {
-        name: (("reports", "view"),)
-        for name in ("funnel", "time_in_stage", "win_rate", "velocity", "forecast", "lead_sources")
-    },
+    "report": dict.fromkeys(
+        ("funnel", "time_in_stage", "win_rate", "velocity", "forecast", "lead_sources"),
+        (("reports", "view"),),
+    ),
 }
 
 _CRM = ("employees", "vendors", "customers", "leads", "deals", "pipelines")
