@@ -12,6 +12,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable
 
+from django.http import Http404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -138,7 +139,7 @@ class ReportViewSet(OrganizationScopedMixin, viewsets.ViewSet):
     def perform_content_negotiation(self, request, force=False):
         try:
             return super().perform_content_negotiation(request, force)
-        except exceptions.NotFound:
+        except Http404:  # DRF's answer to a `format` no renderer has
             raise exceptions.ValidationError({"format": ['Use "json" or "csv".']}) from None
 
     def finalize_response(self, request, response, *args, **kwargs):

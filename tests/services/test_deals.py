@@ -326,7 +326,9 @@ def test_concurrent_mark_won_and_move_stage_leave_a_consistent_deal():
             targets.append(lambda: deal_mark_won(actor=None, deal=Deal(pk=deal.pk)))
         else:
             targets.append(
-                lambda: deal_move_stage(actor=None, deal=Deal(pk=deal.pk), stage_id=board["proposal"].pk)
+                lambda: deal_move_stage(
+                    actor=None, deal=Deal(pk=deal.pk), stage_id=board["proposal"].pk
+                )
             )
 
     results = run_threads(targets)
