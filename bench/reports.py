@@ -14,7 +14,6 @@ p50 and p99 in milliseconds are written to bench/REPORTS.md.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import statistics
 import subprocess
@@ -39,11 +38,10 @@ def setup(database_url: str) -> None:
 
 
 def copy(cursor, table: str, columns: list[str], rows) -> None:
-    buffer = io.StringIO()
-    for row in rows:
-        buffer.write("\t".join("\\N" if v is None else str(v) for v in row) + "\n")
-    buffer.seek(0)
-    cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
+    """COPY rows into `table` (psycopg 3 adapts each Python value)."""
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as target:
+        for row in rows:
+            target.write_row(row)
 
 
 def seed(deals: int, rows_per_deal: int):

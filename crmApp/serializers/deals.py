@@ -205,3 +205,19 @@ class DealRottingSerializer(DealListSerializer):
             "days_in_stage",
         ]
         read_only_fields = fields
+
+
+class _Page(serializers.Serializer):
+    """Documents a page of `stage_history/` or `rotting/` (the list pagination envelope)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+
+
+class DealStageHistoryPageSerializer(_Page):
+    results = DealStageHistorySerializer(many=True)
+
+
+class DealRottingPageSerializer(_Page):
+    results = DealRottingSerializer(many=True)

@@ -8,8 +8,9 @@ from crmApp.selectors.deals import DealSelector, stage_history
 from crmApp.serializers.actions import DealMarkLostSerializer, StageMoveSerializer
 from crmApp.serializers.deals import (
     DealListSerializer,
-    DealRottingSerializer,
+    DealRottingPageSerializer,
     DealSerializer,
+    DealStageHistoryPageSerializer,
     DealStageHistorySerializer,
 )
 from crmApp.serializers.schema import DealMessageSerializer, DealStatsSerializer, StageIdSerializer
@@ -71,7 +72,7 @@ class DealViewSet(BulkActionsMixin, OrganizationScopedViewSet):
     def stats(self, request):
         return Response(self.selector.stats(self.get_queryset()))
 
-    @extend_schema(request=None, responses=DealStageHistorySerializer(many=True))
+    @extend_schema(request=None, responses=DealStageHistoryPageSerializer)
     @action(detail=True, methods=["get"])
     def stage_history(self, request, pk=None):
         """The stages the deal entered, newest first (paginated)."""
@@ -79,7 +80,7 @@ class DealViewSet(BulkActionsMixin, OrganizationScopedViewSet):
         rows = DealStageHistorySerializer(page, many=True).data
         return self.get_paginated_response(rows)
 
-    @extend_schema(request=None, responses=DealRottingSerializer(many=True))
+    @extend_schema(request=None, responses=DealRottingPageSerializer)
     @action(detail=False, methods=["get"])
     def rotting(self, request):
         """Open deals longer in their stage than its `rotting_days`, oldest first (paginated)."""
