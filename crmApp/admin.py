@@ -171,3 +171,11 @@ class DealAdmin(OrganizationOwnedAdmin):
     search_fields = ("title", "code")
     list_filter = ("organization", "status", "priority", "is_won", "is_lost")
     raw_id_fields = ("organization", "customer", "lead", "pipeline", "stage", "assigned_to")
+
+
+@admin.register(models.DealStageHistory)
+class DealStageHistoryAdmin(admin.ModelAdmin):
+    list_display = ("id", "deal", "stage", "outcome", "entered_at", "left_at", "actor")
+    list_filter = ("organization", "outcome")
+    list_select_related = ("deal", "stage", "actor")
+    raw_id_fields = ("deal", "stage", "actor", "organization")

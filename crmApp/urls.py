@@ -10,6 +10,7 @@ from crmApp.viewsets import (
     organizations,
     pipelines,
     rbac,
+    reports,
     vendors,
 )
 from crmApp.viewsets.health import HealthView
@@ -37,5 +38,6 @@ urlpatterns = [
     path("auth/refresh/", auth.RefreshView.as_view(), name="token-refresh"),
     path("auth/token/refresh/", auth.RefreshView.as_view(), name="token-refresh-alias"),
     path("auth/change-password/", auth.ChangePasswordView.as_view(), name="change-password"),
+    *reports.report_urls(),
     *router.urls,
 ]

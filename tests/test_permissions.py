@@ -26,7 +26,7 @@ CRM_READS = {
     "vendor": {"list", "retrieve", "types"},
     "customer": {"list", "retrieve", "stats", "export_csv"},
     "lead": {"list", "retrieve", "stats", "export_csv"},
-    "deal": {"list", "retrieve", "stats", "export_csv"},
+    "deal": {"list", "retrieve", "stats", "export_csv", "stage_history", "rotting"},
     "pipeline": {"list", "retrieve"},
     "pipeline-stage": {"list", "retrieve"},
 }
@@ -38,6 +38,9 @@ RBAC_READS = {
     "permission": {"list", "retrieve", "by_resource"},
     "role": {"list", "retrieve"},
     "user-role": {"list", "retrieve"},
+}
+REPORTS = {
+    "report": {"funnel", "time_in_stage", "win_rate", "velocity", "forecast", "lead_sources"}
 }
 UPDATE = {"update", "partial_update"}
 SALES_WRITES = {
@@ -75,9 +78,9 @@ GOVERNED = {
 EXPECTED: dict[str, set[tuple[str, str]]] = {
     "owner": set(GOVERNED),
     "admin": set(GOVERNED) - {("organization", "destroy")},
-    "manager": _merge(CRM_READS, ORGANIZATION_READS, RBAC_READS, MANAGER_WRITES),
+    "manager": _merge(CRM_READS, REPORTS, ORGANIZATION_READS, RBAC_READS, MANAGER_WRITES),
     "sales": _merge(CRM_READS, ORGANIZATION_READS, SALES_WRITES),
-    "viewer": _merge(CRM_READS, ORGANIZATION_READS),
+    "viewer": _merge(CRM_READS, REPORTS, ORGANIZATION_READS),
     "no_role": set(),
 }
 

@@ -7,6 +7,7 @@ from django.apps import apps
 from crmApp.models import (
     Customer,
     Deal,
+    DealStageHistory,
     Employee,
     Lead,
     Organization,
@@ -60,6 +61,7 @@ class World:
             "pipeline": self.pipeline,
             "pipeline-stage": self.stage,
             "deal": self.deal,
+            "report": None,  # reports are collection routes only
         }[basename]
 
 
@@ -114,6 +116,10 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
         assigned_to=employee,
         value=1000,
         probability=20,
+    )
+    # What the deal services would have recorded for a deal created in `stage`.
+    DealStageHistory.objects.create(
+        organization=organization, deal=deal, stage=stage, entered_at=deal.created_at
     )
     permission = Permission.objects.get(
         organization=organization, resource="customers", action="view"

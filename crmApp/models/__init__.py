@@ -1,6 +1,6 @@
 from crmApp.models.base import CodeSequence, next_codes
 from crmApp.models.customers import Customer
-from crmApp.models.deals import Deal
+from crmApp.models.deals import Deal, DealStageHistory
 from crmApp.models.employees import Employee
 from crmApp.models.leads import Lead
 from crmApp.models.organizations import Organization, UserOrganization
@@ -13,6 +13,7 @@ __all__ = [
     "CodeSequence",
     "Customer",
     "Deal",
+    "DealStageHistory",
     "EmailVerificationToken",
     "Employee",
     "Lead",

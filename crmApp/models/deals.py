@@ -90,3 +90,60 @@ def compute_expected_revenue(value, probability) -> Decimal | None:
     return (Decimal(value) * probability / Decimal(100)).quantize(
         Decimal("0.01"), rounding=ROUND_HALF_UP
     )
+
+
+class DealStageHistory(models.Model):
+    """One stay of a deal in one stage and outcome: entered, left (null while it lasts), by whom.
+
+    The deal services close the open row and open the next one whenever a deal's stage or outcome
+    changes (create, move, update into another stage, win, lose, reopen), so a deal holds at
+    most one open row (a partial unique constraint). Winning or losing without a move keeps the
+    stage and starts a row of that outcome, so the time a deal spent being worked in a stage
+    (`outcome = open`) is not stretched by the time it then sat there won or lost.
+
+    The organization is stored on the row (not reached through the deal) so that reports filter
+    and group history without joining deals when they need nothing else of them.
+    """
+
+    class Outcome(models.TextChoices):
+        OPEN = "open", "Open"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+
+    TENANT_PATH = "organization_id"
+
+    organization = models.ForeignKey(
+        "crmApp.Organization", on_delete=models.CASCADE, related_name="deal_stage_history"
+    )
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stage_history")
+    # A deleted stage keeps its deal's past (reports then show it under no stage).
+    stage = models.ForeignKey(
+        "crmApp.PipelineStage",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="history",
+    )
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.OPEN)
+    entered_at = models.DateTimeField()
+    left_at = models.DateTimeField(null=True, blank=True)
+    actor = models.ForeignKey(
+        "crmApp.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        db_table = "deal_stage_history"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deal"],
+                condition=models.Q(left_at__isnull=True),
+                name="one_open_stage_row_per_deal",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["deal", "-entered_at"]),
+            models.Index(fields=["organization", "stage", "entered_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deal_id} in {self.stage_id} ({self.outcome})"

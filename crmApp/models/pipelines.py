@@ -46,6 +46,8 @@ class PipelineStage(TimeStampedModel):
     is_closed_won = models.BooleanField(default=False)
     is_closed_lost = models.BooleanField(default=False)
     auto_move_after_days = models.IntegerField(null=True, blank=True)
+    #: An open deal left in this stage longer than this many days is rotting (null: never).
+    rotting_days = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         db_table = "pipeline_stages"

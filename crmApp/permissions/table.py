@@ -119,7 +119,14 @@ PERMISSION_TABLE: dict[str, dict[str, tuple[Perm, ...]]] = {
         mark_won=(("deals", "update"),),
         mark_lost=(("deals", "update"),),
         reopen=(("deals", "update"),),
+        stage_history=(("deals", "view"),),
+        rotting=(("deals", "view"),),
         **_bulk("deals"),
+    ),
+    # Reports read deals, their stage history and leads, but are granted on their own.
+    "report": dict.fromkeys(
+        ("funnel", "time_in_stage", "win_rate", "velocity", "forecast", "lead_sources"),
+        (("reports", "view"),),
     ),
 }
 

@@ -1,12 +1,25 @@
-"""Deal reads: detail joins, list rows, stats."""
+"""Deal reads: detail joins, list rows, stats, stage history and rotting deals."""
 
+import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.db.models import (
+    Count,
+    DateTimeField,
+    F,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.utils import timezone
 
-from crmApp.models import Deal, PipelineStage
+from crmApp.models import Deal, DealStageHistory, PipelineStage
 from crmApp.selectors.base import ResourceSelector
 from crmApp.selectors.counting import cached_if_large
+from crmApp.selectors.expressions import DaysBetween
 from crmApp.selectors.rows import (
     Field,
     ListSpec,
@@ -84,33 +97,126 @@ def deal_stats(deals: QuerySet[Deal]) -> dict:
     }
 
 
+#: The detail's annotation: when the deal entered its current stage (its open history row).
+STAGE_ENTERED_AT = "stage_entered_at"
+SECONDS_PER_DAY = 86400
+
+
+def stage_entered_at() -> Subquery:
+    """The `entered_at` of the deal's open history row (at most one: a partial unique
+    constraint), as a correlated subquery: no join, no extra query for the detail."""
+    rows = DealStageHistory.objects.filter(deal=OuterRef("pk"), left_at__isnull=True)
+    return Subquery(rows.values("entered_at")[:1], output_field=DateTimeField())
+
+
+def days_in_stage(entered_at: datetime.datetime | None, now: datetime.datetime) -> int | None:
+    """Whole days since the deal entered its current stage (null without a stage)."""
+    if entered_at is None:
+        return None
+    return int((now - entered_at).total_seconds() // SECONDS_PER_DAY)
+
+
+def is_rotting(deal: Deal, now: datetime.datetime) -> bool:
+    """An open deal whose stage sets `rotting_days` and that has been in it longer than that.
+
+    The same rule as `DealSelector.rotting`, which decides it in SQL."""
+    entered_at = getattr(deal, STAGE_ENTERED_AT, None)
+    stage = deal.stage
+    if entered_at is None or stage is None or stage.rotting_days is None:
+        return False
+    if deal.is_won or deal.is_lost:
+        return False
+    return now - entered_at > datetime.timedelta(days=stage.rotting_days)
+
+
+def stage_history(deal: Deal) -> QuerySet[DealStageHistory]:
+    """A deal's stage history, newest first, with the stage and actor names."""
+    return (
+        DealStageHistory.objects.filter(deal_id=deal.pk, organization_id=deal.organization_id)
+        .select_related("stage", "actor")
+        .order_by("-entered_at", "-id")
+    )
+
+
+LIST_FIELDS: tuple[Field, ...] = (
+    *plain("id", "code", "title"),
+    Field("customer_name", ("customer__name",)),
+    Field("value", ("value",), money),
+    *plain("currency"),
+    Field("stage_name", ("stage__name",)),
+    Field("probability", ("probability",), money),
+    Field("expected_close_date", ("expected_close_date",), iso_date),
+    employee_name("assigned_to_name", "assigned_to"),
+    *plain("status", "priority", "is_won", "is_lost"),
+    Field("created_at", ("created_at",), serialized_datetime),
+)
+
+
 class DealSelector(ResourceSelector):
     model = Deal
-    list_rows = ListSpec(
-        [
-            *plain("id", "code", "title"),
-            Field("customer_name", ("customer__name",)),
-            Field("value", ("value",), money),
-            *plain("currency"),
-            Field("stage_name", ("stage__name",)),
-            Field("probability", ("probability",), money),
-            Field("expected_close_date", ("expected_close_date",), iso_date),
-            employee_name("assigned_to_name", "assigned_to"),
-            *plain("status", "priority", "is_won", "is_lost"),
-            Field("created_at", ("created_at",), serialized_datetime),
-        ]
+    list_rows = ListSpec(LIST_FIELDS)
+    plain_actions = frozenset(
+        {"stats", "export_csv", "bulk_update", "bulk_delete", "stage_history", "rotting"}
     )
-    plain_actions = frozenset({"stats", "export_csv", "bulk_update", "bulk_delete"})
 
     def detail(self, queryset: QuerySet) -> QuerySet:
-        return queryset.select_related(
-            "customer__assigned_to", "pipeline", "stage", "assigned_to__manager"
-        ).prefetch_related(
-            Prefetch("pipeline__stages", queryset=PipelineStage.objects.order_by("order", "id"))
+        return (
+            queryset.select_related(
+                "customer__assigned_to", "pipeline", "stage", "assigned_to__manager"
+            )
+            .prefetch_related(
+                Prefetch("pipeline__stages", queryset=PipelineStage.objects.order_by("order", "id"))
+            )
+            .annotate(**{STAGE_ENTERED_AT: stage_entered_at()})
         )
+
+    def rotting(
+        self, queryset: QuerySet[Deal], *, now: datetime.datetime | None = None
+    ) -> tuple[QuerySet, ListSpec]:
+        """Open deals in their current stage longer than its `rotting_days`, oldest first: the
+        rows to page over and the spec that renders them (`rotting_rows`).
+
+        The open history row is joined (one per deal, so no duplicates) and the age compared in
+        SQL, so the page and its count are one query each whatever the tenant's size.
+        """
+        now = now or timezone.now()
+        rows = (
+            queryset.filter(
+                is_won=False,
+                is_lost=False,
+                stage__rotting_days__isnull=False,
+                stage_history__left_at__isnull=True,
+            )
+            .annotate(
+                **{STAGE_ENTERED_AT: F("stage_history__entered_at")},
+                age=DaysBetween(
+                    Value(now, output_field=DateTimeField()), F("stage_history__entered_at")
+                ),
+            )
+            .filter(age__gt=F("stage__rotting_days"))
+            .order_by(STAGE_ENTERED_AT, "id")
+        )
+        spec = rotting_rows(now)
+        return spec.rows(rows), spec
 
     def stats(self, queryset: QuerySet[Deal]) -> dict:
         """`deal_stats`, reused for a while on huge tenants (see `cached_if_large`)."""
         return cached_if_large(
             queryset, "stats", deal_stats, lambda figures: figures["total_deals"]
         )
+
+
+def rotting_rows(now: datetime.datetime) -> ListSpec:
+    """The list row of a deal plus its stage's rotting limit and how long it has been there."""
+    return ListSpec(
+        [
+            *LIST_FIELDS,
+            Field("rotting_days", ("stage__rotting_days",)),
+            Field("stage_entered_at", (STAGE_ENTERED_AT,), serialized_datetime),
+            Field(
+                "days_in_stage",
+                (STAGE_ENTERED_AT,),
+                lambda entered_at: days_in_stage(entered_at, now),
+            ),
+        ]
+    )

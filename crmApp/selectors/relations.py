@@ -46,10 +46,11 @@ def _prefetch_loaded(obj: Model, lookup) -> bool:
 
 
 def relations_loaded(instance: Model, queryset: QuerySet) -> bool:
-    """Whether `instance` holds every relation `queryset` would join or prefetch (and
-    `queryset` adds no annotations, which only a read would compute)."""
+    """Whether `instance` holds every relation `queryset` would join or prefetch, and every
+    annotation it would compute (a write that knows the value sets the attribute itself, as the
+    deal services do with `stage_entered_at`)."""
     joins = queryset.query.select_related
-    if joins is True or queryset.query.annotations:
+    if joins is True or any(not hasattr(instance, name) for name in queryset.query.annotations):
         return False
     return (not joins or _joins_loaded(instance, joins)) and all(
         _prefetch_loaded(instance, lookup)

@@ -5,9 +5,11 @@ the form's `customer_id`, `pipeline_id`, `stage_id` and `assigned_to_id`. Create
 go through `crmApp.services.deals`, which owns the won/lost state machine.
 """
 
+from django.utils import timezone
 from rest_framework import serializers
 
-from crmApp.models import Customer, Deal, Employee, Pipeline, PipelineStage
+from crmApp.models import Customer, Deal, DealStageHistory, Employee, Pipeline, PipelineStage
+from crmApp.selectors.deals import STAGE_ENTERED_AT, days_in_stage, is_rotting
 from crmApp.serializers.base import (
     CachedFieldsModelSerializer,
     ScopedRelatedField,
@@ -73,6 +75,8 @@ class DealSerializer(TenantModelSerializer):
         source="assigned_to", queryset=Employee.objects.all(), required=False, allow_null=True
     )
     tags = TagsField()
+    days_in_stage = serializers.SerializerMethodField()
+    is_rotting = serializers.SerializerMethodField()
 
     class Meta:
         model = Deal
@@ -102,12 +106,23 @@ class DealSerializer(TenantModelSerializer):
             "notes",
             "created_at",
             "updated_at",
+            "days_in_stage",
+            "is_rotting",
             "customer_id",
             "pipeline_id",
             "stage_id",
             "assigned_to_id",
         ]
         read_only_fields = ["id", "code", "expected_revenue", "created_at", "updated_at"]
+
+    def get_days_in_stage(self, deal: Deal) -> int | None:
+        """Whole days since the deal entered its current stage (its open stage-history row,
+        which the detail's selector annotates); null without a stage."""
+        return days_in_stage(getattr(deal, STAGE_ENTERED_AT, None), timezone.now())
+
+    def get_is_rotting(self, deal: Deal) -> bool:
+        """Open, and longer in its stage than the stage's `rotting_days`."""
+        return is_rotting(deal, timezone.now())
 
     def get_fields(self):
         fields = super().get_fields()
@@ -152,3 +167,57 @@ class DealSerializer(TenantModelSerializer):
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
+
+
+class DealStageHistorySerializer(serializers.ModelSerializer):
+    """One stay of a deal in a stage: when it entered and left, and who moved it there."""
+
+    stage_name = serializers.CharField(source="stage.name", read_only=True, allow_null=True)
+    actor_name = serializers.CharField(source="actor.full_name", read_only=True, allow_null=True)
+
+    class Meta:
+        model = DealStageHistory
+        fields = [
+            "id",
+            "stage",
+            "stage_name",
+            "outcome",
+            "entered_at",
+            "left_at",
+            "actor",
+            "actor_name",
+        ]
+        read_only_fields = fields
+
+
+class DealRottingSerializer(DealListSerializer):
+    """Documents a row of `rotting/`: the list row, the stage's limit and the time spent."""
+
+    rotting_days = serializers.IntegerField(source="stage.rotting_days", read_only=True)
+    stage_entered_at = serializers.DateTimeField(read_only=True)
+    days_in_stage = serializers.IntegerField(read_only=True)
+
+    class Meta(DealListSerializer.Meta):
+        fields = [
+            *DealListSerializer.Meta.fields,
+            "rotting_days",
+            "stage_entered_at",
+            "days_in_stage",
+        ]
+        read_only_fields = fields
+
+
+class _Page(serializers.Serializer):
+    """Documents a page of `stage_history/` or `rotting/` (the list pagination envelope)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+
+
+class DealStageHistoryPageSerializer(_Page):
+    results = DealStageHistorySerializer(many=True)
+
+
+class DealRottingPageSerializer(_Page):
+    results = DealRottingSerializer(many=True)

@@ -33,12 +33,14 @@ class PipelineStageSerializer(TenantModelSerializer):
             "is_closed_won",
             "is_closed_lost",
             "auto_move_after_days",
+            "rotting_days",
             "created_at",
         ]
         read_only_fields = ["id", "created_at"]
         extra_kwargs = {
             "order": {"min_value": 0, "max_value": MAX_INT32},
             "auto_move_after_days": {"min_value": 0, "max_value": MAX_INT32, "allow_null": True},
+            "rotting_days": {"min_value": 1, "max_value": MAX_INT32, "allow_null": True},
         }
 
     def resolve_organization_id(self, attrs) -> int:

@@ -15,6 +15,10 @@ The outcome fields (`is_won`, `is_lost`, `status: closed`, `actual_close_date`, 
 change only through these transitions: an update that would change them otherwise is a 400.
 Every transition locks the deal row (`SELECT ... FOR UPDATE`) and re-reads it, so concurrent
 actions on one deal run one after the other and each sees the previous one's result.
+
+Each change of a deal's stage or outcome is recorded in its stage history in the same
+transaction (`_record_stage`): the open row is closed and a row for the new stage and outcome
+opened, naming the actor.
 """
 
 import datetime
@@ -24,7 +28,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from crmApp.errors import InvalidInput, NotFound, TransitionNotAllowed
-from crmApp.models import Customer, Deal, Organization, Pipeline, PipelineStage, User
+from crmApp.models import (
+    Customer,
+    Deal,
+    DealStageHistory,
+    Organization,
+    Pipeline,
+    PipelineStage,
+    User,
+)
+from crmApp.selectors.deals import STAGE_ENTERED_AT
 from crmApp.selectors.relations import carry_loaded_relations
 from crmApp.services.records import record_delete, records_delete
 
@@ -78,6 +91,47 @@ def _lock(deal: Deal) -> Deal:
 
 def _is_closed(deal: Deal) -> bool:
     return deal.is_won or deal.is_lost
+
+
+StageState = tuple[int | None, str]
+
+
+def _stage_state(deal: Deal) -> StageState:
+    """What the stage history tracks of a deal: its stage and its outcome."""
+    if deal.is_won:
+        return deal.stage_id, DealStageHistory.Outcome.WON
+    if deal.is_lost:
+        return deal.stage_id, DealStageHistory.Outcome.LOST
+    return deal.stage_id, DealStageHistory.Outcome.OPEN
+
+
+def _record_stage(
+    deal: Deal, *, actor: User | None, before: StageState | None, at: datetime.datetime
+) -> None:
+    """Close the deal's open history row and open one for its current stage and outcome, when
+    either changed since `before` (None for a new deal, which has no row to close yet).
+
+    The deal's `stage_entered_at` is set to what the detail's annotation would read, so a
+    transition can answer from the row it wrote without reading it again.
+    """
+    after = _stage_state(deal)
+    if after == before:
+        return
+    if before is not None:
+        DealStageHistory.objects.filter(deal=deal, left_at__isnull=True).update(left_at=at)
+    stage_id, outcome = after
+    if stage_id is None:  # the stage was deleted: nothing to enter
+        setattr(deal, STAGE_ENTERED_AT, None)
+        return
+    DealStageHistory.objects.create(
+        organization_id=deal.organization_id,
+        deal=deal,
+        stage_id=stage_id,
+        outcome=outcome,
+        entered_at=at,
+        actor=actor,
+    )
+    setattr(deal, STAGE_ENTERED_AT, at)
 
 
 def _win(deal: Deal) -> None:
@@ -145,6 +199,7 @@ def deal_create(
     deal = Deal(organization=organization, customer=customer, pipeline=pipeline, **fields)
     _enter_stage(deal, stage, probability=probability)
     deal.save()
+    _record_stage(deal, actor=actor, before=None, at=deal.created_at)
     return deal
 
 
@@ -187,6 +242,7 @@ def deal_update(*, deal: Deal, actor: User | None, **changes) -> Deal:
     fixed until it is reopened.
     """
     deal = _lock(deal)
+    before = _stage_state(deal)
     errors = _outcome_field_errors(deal, changes)
     stage = changes.pop("stage", None)
     moving = stage is not None and stage.pk != deal.stage_id
@@ -203,13 +259,15 @@ def deal_update(*, deal: Deal, actor: User | None, **changes) -> Deal:
     if moving:
         _enter_stage(deal, stage, probability=probability)
     deal.save()
+    _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
     return deal
 
 
 @transaction.atomic
-def deal_move_stage(*, deal: Deal, stage_id: int) -> Deal:
+def deal_move_stage(*, deal: Deal, stage_id: int, actor: User | None) -> Deal:
     """Move a deal to another stage of its own pipeline (see the module docstring)."""
     deal = _lock(deal)
+    before = _stage_state(deal)
     if deal.pipeline_id is None:  # every stage is in a pipeline: none is the deal's
         raise StageNotFound()
     try:
@@ -224,30 +282,35 @@ def deal_move_stage(*, deal: Deal, stage_id: int) -> Deal:
     _enter_stage(deal, stage)
     # Only what a move can change (plus expected_revenue/updated_at, added by Deal.save).
     deal.save(update_fields=MOVE_FIELDS)
+    _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
     return deal
 
 
 @transaction.atomic
-def deal_mark_won(*, deal: Deal) -> Deal:
+def deal_mark_won(*, deal: Deal, actor: User | None) -> Deal:
     """Win an open deal; a won deal stays as it is; a lost one must be reopened first."""
     deal = _lock(deal)
     if deal.is_lost:
         raise DealTransitionError("A lost deal cannot be marked as won; reopen it first.")
     if not deal.is_won:
+        before = _stage_state(deal)
         _win(deal)
         deal.save()
+        _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
     return deal
 
 
 @transaction.atomic
-def deal_mark_lost(*, deal: Deal, lost_reason: str | None = None) -> Deal:
+def deal_mark_lost(*, deal: Deal, actor: User | None, lost_reason: str | None = None) -> Deal:
     """Lose an open deal (reason default ""); re-losing only updates a reason that is given."""
     deal = _lock(deal)
     if deal.is_won:
         raise DealTransitionError("A won deal cannot be marked as lost; reopen it first.")
     if not deal.is_lost:
+        before = _stage_state(deal)
         _lose(deal, lost_reason=lost_reason or "")
         deal.save()
+        _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
     elif lost_reason is not None and lost_reason != deal.lost_reason:
         deal.lost_reason = lost_reason
         deal.save(update_fields=["lost_reason"])
@@ -255,11 +318,12 @@ def deal_mark_lost(*, deal: Deal, lost_reason: str | None = None) -> Deal:
 
 
 @transaction.atomic
-def deal_reopen(*, deal: Deal) -> Deal:
+def deal_reopen(*, deal: Deal, actor: User | None) -> Deal:
     """Reopen a won or lost deal: open again, no close date or lost reason, stage's odds."""
     deal = _lock(deal)
     if not _is_closed(deal) and deal.status != Deal.Status.CLOSED:
         raise DealTransitionError("Only a won or lost deal can be reopened.")
+    before = _stage_state(deal)
     deal.is_won = deal.is_lost = False
     deal.status = Deal.Status.ACTIVE
     deal.actual_close_date = None
@@ -267,6 +331,7 @@ def deal_reopen(*, deal: Deal) -> Deal:
     stage = deal.stage  # None without a stage, read without a query
     deal.probability = stage.probability if stage is not None else LOST_PROBABILITY
     deal.save()
+    _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
     return deal
 
 

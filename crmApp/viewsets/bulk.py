@@ -30,7 +30,7 @@ class _Echo:
         return value
 
 
-def _csv_cell(value):
+def csv_cell(value):
     if value is None:
         return ""
     # JSON columns (tags) as JSON, not Python's repr (`['a']`).
@@ -114,7 +114,7 @@ class BulkActionsMixin:
         def rows():
             yield writer.writerow(header)
             for row in values:
-                yield writer.writerow([_csv_cell(value) for value in row])
+                yield writer.writerow([csv_cell(value) for value in row])
 
         response = StreamingHttpResponse(rows(), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="{self.basename}_export.csv"'

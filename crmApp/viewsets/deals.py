@@ -4,9 +4,15 @@ from rest_framework.response import Response
 
 from crmApp.filters.deals import DealFilterSet
 from crmApp.models import Deal
-from crmApp.selectors.deals import DealSelector
+from crmApp.selectors.deals import DealSelector, stage_history
 from crmApp.serializers.actions import DealMarkLostSerializer, StageMoveSerializer
-from crmApp.serializers.deals import DealListSerializer, DealSerializer
+from crmApp.serializers.deals import (
+    DealListSerializer,
+    DealRottingPageSerializer,
+    DealSerializer,
+    DealStageHistoryPageSerializer,
+    DealStageHistorySerializer,
+)
 from crmApp.serializers.schema import DealMessageSerializer, DealStatsSerializer, StageIdSerializer
 from crmApp.services import deals as services
 from crmApp.viewsets.base import OrganizationScopedViewSet
@@ -66,19 +72,37 @@ class DealViewSet(BulkActionsMixin, OrganizationScopedViewSet):
     def stats(self, request):
         return Response(self.selector.stats(self.get_queryset()))
 
+    @extend_schema(request=None, responses=DealStageHistoryPageSerializer)
+    @action(detail=True, methods=["get"])
+    def stage_history(self, request, pk=None):
+        """The stages the deal entered, newest first (paginated)."""
+        page = self.paginate_queryset(stage_history(self.get_object()))
+        rows = DealStageHistorySerializer(page, many=True).data
+        return self.get_paginated_response(rows)
+
+    @extend_schema(request=None, responses=DealRottingPageSerializer)
+    @action(detail=False, methods=["get"])
+    def rotting(self, request):
+        """Open deals longer in their stage than its `rotting_days`, oldest first (paginated)."""
+        rows, spec = self.selector.rotting(self.get_queryset())
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(spec.render(page))
+
     @extend_schema(request=StageIdSerializer, responses=DealMessageSerializer)
     @action(detail=True, methods=["post"])
     def move_stage(self, request, pk=None):
         deal = self.get_object()
         form = StageMoveSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        deal = services.deal_move_stage(deal=deal, stage_id=form.validated_data["stage_id"])
+        deal = services.deal_move_stage(
+            deal=deal, stage_id=form.validated_data["stage_id"], actor=request.user
+        )
         return self._answer("Deal moved to new stage.", deal)
 
     @extend_schema(request=None, responses=DealMessageSerializer)
     @action(detail=True, methods=["post"])
     def mark_won(self, request, pk=None):
-        deal = services.deal_mark_won(deal=self.get_object())
+        deal = services.deal_mark_won(deal=self.get_object(), actor=request.user)
         return self._answer("Deal marked as won.", deal)
 
     @extend_schema(request=DealMarkLostSerializer, responses=DealMessageSerializer)
@@ -88,12 +112,12 @@ class DealViewSet(BulkActionsMixin, OrganizationScopedViewSet):
         form = DealMarkLostSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         deal = services.deal_mark_lost(
-            deal=deal, lost_reason=form.validated_data.get("lost_reason")
+            deal=deal, lost_reason=form.validated_data.get("lost_reason"), actor=request.user
         )
         return self._answer("Deal marked as lost.", deal)
 
     @extend_schema(request=None, responses=DealMessageSerializer)
     @action(detail=True, methods=["post"])
     def reopen(self, request, pk=None):
-        deal = services.deal_reopen(deal=self.get_object())
+        deal = services.deal_reopen(deal=self.get_object(), actor=request.user)
         return self._answer("Deal reopened.", deal)

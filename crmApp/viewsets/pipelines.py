@@ -25,6 +25,7 @@ STAGE_FIELDS = [
     "is_closed_won",
     "is_closed_lost",
     "auto_move_after_days",
+    "rotting_days",
     "created_at",
 ]
 

@@ -66,6 +66,8 @@ DETAIL_KEYS = [
     "notes",
     "created_at",
     "updated_at",
+    "days_in_stage",
+    "is_rotting",
     "customer_id",
     "pipeline_id",
     "stage_id",
@@ -902,9 +904,10 @@ def test_transition_answers_the_detail_as_stored_in_fixed_queries(
 
     assert response.status_code == 200, response.data
     assert response.json()["deal"] == owner.client.get(detail_url(deal.pk)).json()
-    # session, access, joined read + its stages, lock, (stage), update, and a savepoint with
-    # its release for the request's and the service's atomic blocks (inside the test's own)
-    assert queries == (11 if action == "move_stage" else 10)
+    # session, access, joined read + its stages, lock, (stage), update, the stage history's
+    # close and insert, and a savepoint with its release for the request's and the service's
+    # atomic blocks (inside the test's own)
+    assert queries == (13 if action == "move_stage" else 12)
 
 
 def test_mark_won(owner, org, board):

@@ -41,6 +41,7 @@ STAGE_KEYS = [
     "is_closed_won",
     "is_closed_lost",
     "auto_move_after_days",
+    "rotting_days",
     "created_at",
 ]
 

@@ -126,7 +126,7 @@ def test_expected_revenue_is_always_recomputed(board, value, probability, expect
 def test_mark_won_from_open(board):
     deal = new_deal(board)
 
-    deal_mark_won(deal=deal)
+    deal_mark_won(actor=None, deal=deal)
 
     assert state(deal) == WON
     assert deal.actual_close_date == utc_today()
@@ -136,10 +136,10 @@ def test_mark_won_from_open(board):
 
 def test_mark_won_twice_keeps_the_first_close_date(board):
     deal = new_deal(board)
-    deal_mark_won(deal=deal)
+    deal_mark_won(actor=None, deal=deal)
     Deal.objects.filter(pk=deal.pk).update(actual_close_date="2020-02-02")
 
-    deal_mark_won(deal=deal)
+    deal_mark_won(actor=None, deal=deal)
 
     deal.refresh_from_db()
     assert str(deal.actual_close_date) == "2020-02-02"
@@ -147,10 +147,10 @@ def test_mark_won_twice_keeps_the_first_close_date(board):
 
 def test_mark_won_from_lost_is_refused(board):
     deal = new_deal(board)
-    deal_mark_lost(deal=deal, lost_reason="price")
+    deal_mark_lost(actor=None, deal=deal, lost_reason="price")
 
     with pytest.raises(DealTransitionError):
-        deal_mark_won(deal=deal)
+        deal_mark_won(actor=None, deal=deal)
 
     assert state(deal) == (False, True, "closed", Decimal("0.00"), "price")
 
@@ -158,22 +158,22 @@ def test_mark_won_from_lost_is_refused(board):
 def test_mark_lost_from_open_and_from_won(board):
     deal = new_deal(board)
 
-    deal_mark_lost(deal=deal, lost_reason=None)
+    deal_mark_lost(actor=None, deal=deal, lost_reason=None)
     assert state(deal) == (False, True, "closed", Decimal("0.00"), "")
     assert deal.expected_revenue == Decimal("0.00")
 
     won = new_deal(board)
-    deal_mark_won(deal=won)
+    deal_mark_won(actor=None, deal=won)
     with pytest.raises(DealTransitionError):
-        deal_mark_lost(deal=won, lost_reason="late")
+        deal_mark_lost(actor=None, deal=won, lost_reason="late")
     assert state(won) == WON
 
 
 def test_reopen_restores_the_stage_probability(board):
     deal = new_deal(board, stage=board["proposal"])
-    deal_mark_lost(deal=deal, lost_reason="price")
+    deal_mark_lost(actor=None, deal=deal, lost_reason="price")
 
-    deal_reopen(deal=deal)
+    deal_reopen(actor=None, deal=deal)
 
     assert state(deal) == (False, False, "active", Decimal("60.00"), None)
     assert deal.actual_close_date is None
@@ -182,10 +182,10 @@ def test_reopen_restores_the_stage_probability(board):
 
 def test_reopen_without_stage_sets_zero_probability(board):
     deal = new_deal(board)
-    deal_mark_won(deal=deal)
+    deal_mark_won(actor=None, deal=deal)
     Deal.objects.filter(pk=deal.pk).update(stage=None)
 
-    deal_reopen(deal=deal)
+    deal_reopen(actor=None, deal=deal)
 
     assert state(deal) == (False, False, "active", Decimal("0.00"), None)
 
@@ -194,7 +194,7 @@ def test_reopen_of_an_open_deal_is_refused(board):
     deal = new_deal(board, status="inactive")
 
     with pytest.raises(DealTransitionError):
-        deal_reopen(deal=deal)
+        deal_reopen(actor=None, deal=deal)
 
     assert state(deal) == (False, False, "inactive", Decimal("20.00"), None)
 
@@ -202,7 +202,7 @@ def test_reopen_of_an_open_deal_is_refused(board):
 def test_move_stage_copies_probability(board):
     deal = new_deal(board)
 
-    deal_move_stage(deal=deal, stage_id=board["proposal"].pk)
+    deal_move_stage(actor=None, deal=deal, stage_id=board["proposal"].pk)
 
     deal.refresh_from_db()
     assert (deal.stage_id, deal.probability) == (board["proposal"].pk, Decimal("60.00"))
@@ -212,8 +212,8 @@ def test_move_stage_copies_probability(board):
 def test_move_stage_into_closed_stages(board):
     winner, loser = new_deal(board), new_deal(board)
 
-    deal_move_stage(deal=winner, stage_id=board["won"].pk)
-    deal_move_stage(deal=loser, stage_id=board["lost"].pk)
+    deal_move_stage(actor=None, deal=winner, stage_id=board["won"].pk)
+    deal_move_stage(actor=None, deal=loser, stage_id=board["lost"].pk)
 
     assert state(winner) == WON
     assert state(loser) == (False, True, "closed", Decimal("0.00"), "")
@@ -234,17 +234,17 @@ def test_move_stage_into_closed_stages(board):
 def test_closed_deal_moves_only_into_a_stage_of_its_outcome(board, outcome, target, allowed):
     deal = new_deal(board)
     if outcome == "won":
-        deal_mark_won(deal=deal)
+        deal_mark_won(actor=None, deal=deal)
     else:
-        deal_mark_lost(deal=deal, lost_reason="r")
+        deal_mark_lost(actor=None, deal=deal, lost_reason="r")
     before = state(deal)
 
     if allowed:
-        deal_move_stage(deal=deal, stage_id=board[target].pk)
+        deal_move_stage(actor=None, deal=deal, stage_id=board[target].pk)
         assert Deal.objects.get(pk=deal.pk).stage_id == board[target].pk
     else:
         with pytest.raises(DealTransitionError):
-            deal_move_stage(deal=deal, stage_id=board[target].pk)
+            deal_move_stage(actor=None, deal=deal, stage_id=board[target].pk)
         assert Deal.objects.get(pk=deal.pk).stage_id == board["lead"].pk
     assert state(deal) == before
 
@@ -254,10 +254,10 @@ def test_move_stage_outside_the_pipeline_is_not_found(board):
     other = PipelineStageFactory(pipeline=PipelineFactory(organization=deal.organization))
 
     with pytest.raises(StageNotFound):
-        deal_move_stage(deal=deal, stage_id=other.pk)
+        deal_move_stage(actor=None, deal=deal, stage_id=other.pk)
     Deal.objects.filter(pk=deal.pk).update(pipeline=None)
     with pytest.raises(StageNotFound):
-        deal_move_stage(deal=deal, stage_id=board["proposal"].pk)
+        deal_move_stage(actor=None, deal=deal, stage_id=board["proposal"].pk)
 
 
 def test_update_refuses_outcome_changes(board):
@@ -323,10 +323,12 @@ def test_concurrent_mark_won_and_move_stage_leave_a_consistent_deal():
     targets = []
     for index in range(8):
         if index % 2:
-            targets.append(lambda: deal_mark_won(deal=Deal(pk=deal.pk)))
+            targets.append(lambda: deal_mark_won(actor=None, deal=Deal(pk=deal.pk)))
         else:
             targets.append(
-                lambda: deal_move_stage(deal=Deal(pk=deal.pk), stage_id=board["proposal"].pk)
+                lambda: deal_move_stage(
+                    actor=None, deal=Deal(pk=deal.pk), stage_id=board["proposal"].pk
+                )
             )
 
     results = run_threads(targets)
@@ -346,9 +348,9 @@ def test_concurrent_mark_won_and_mark_lost_pick_exactly_one_outcome():
     board = make_board(OrganizationFactory(rbac=False))
     deal = new_deal(board)
     targets = [
-        (lambda: deal_mark_won(deal=Deal(pk=deal.pk)))
+        (lambda: deal_mark_won(actor=None, deal=Deal(pk=deal.pk)))
         if index % 2
-        else (lambda: deal_mark_lost(deal=Deal(pk=deal.pk), lost_reason="r"))
+        else (lambda: deal_mark_lost(actor=None, deal=Deal(pk=deal.pk), lost_reason="r"))
         for index in range(8)
     ]
 

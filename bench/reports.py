@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""Report timings on PostgreSQL: seeds `crm_bench_reports`, times each report in-process.
+
+    .venv/bin/python bench/reports.py [--deals 100000] [--rows-per-deal 10] [--runs 20]
+
+Creates the database when missing, migrates it, and seeds one organization with a pipeline of
+six stages, `--deals` deals and about `--rows-per-deal` stage-history rows each (COPY, so the
+1M rows take seconds), plus leads; seeding is skipped when the deal count already matches.
+Each report is then called through Django's test client as the owner (authentication, filter
+validation, the report queries and JSON rendering included), `--runs` times after one warm-up;
+p50 and p99 in milliseconds are written to bench/REPORTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE = "crm_bench_reports"
+PATHS = ["funnel", "time-in-stage", "win-rate", "velocity", "forecast", "lead-sources"]
+
+
+def setup(database_url: str) -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crmAdmin.settings")
+    os.environ.setdefault("DEBUG", "true")
+    os.environ.setdefault("THROTTLE_USER_RATE", "1000000/hour")
+    import django
+
+    django.setup()
+
+
+def copy(cursor, table: str, columns: list[str], rows) -> None:
+    """COPY rows into `table` (psycopg 3 adapts each Python value)."""
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as target:
+        for row in rows:
+            target.write_row(row)
+
+
+def seed(deals: int, rows_per_deal: int):
+    import datetime as dt
+    import random
+
+    from django.db import connection
+
+    from crmApp.models import Deal, Employee, Pipeline, PipelineStage
+    from tests.conftest import make_member
+    from tests.factories import CustomerFactory, OrganizationFactory
+
+    random.seed(7)
+    organization = OrganizationFactory(name="Reports bench")
+    owner = make_member(organization, owner=True)
+    pipeline = Pipeline.objects.create(organization=organization, name="Bench")
+    stages = [
+        PipelineStage.objects.create(
+            pipeline=pipeline, name=f"Stage {n}", order=n, probability=10 * (n + 1), rotting_days=30
+        )
+        for n in range(6)
+    ]
+    employees = [
+        Employee.objects.create(
+            organization=organization, first_name=f"E{n}", last_name="B", email=f"e{n}@b.example"
+        )
+        for n in range(20)
+    ]
+    customer = CustomerFactory(organization=organization)
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    with connection.cursor() as cursor:
+        raw = cursor.connection.cursor()
+        deal_rows = []
+        for n in range(deals):
+            created = start + dt.timedelta(minutes=random.randrange(0, 700 * 24 * 60))
+            outcome = random.random()
+            won, lost = outcome < 0.3, 0.3 <= outcome < 0.55
+            close = (created + dt.timedelta(days=random.randrange(1, 90))).date()
+            stage = stages[random.randrange(6)]
+            deal_rows.append(
+                (
+                    organization.pk,
+                    f"D-{n}",
+                    f"Deal {n}",
+                    customer.pk,
+                    pipeline.pk,
+                    stage.pk,
+                    random.choice(employees).pk,
+                    random.randrange(100, 100000),
+                    "USD",
+                    stage.probability,
+                    won,
+                    lost,
+                    "closed" if won or lost else "active",
+                    close if won or lost else None,
+                    (created + dt.timedelta(days=120)).date(),
+                    "medium",
+                    "[]",
+                    random.choice(["website", "referral", "event"]),
+                    created,
+                    created,
+                )
+            )
+        copy(
+            raw,
+            "deals",
+            [
+                "organization_id",
+                "code",
+                "title",
+                "customer_id",
+                "pipeline_id",
+                "stage_id",
+                "assigned_to_id",
+                "value",
+                "currency",
+                "probability",
+                "is_won",
+                "is_lost",
+                "status",
+                "actual_close_date",
+                "expected_close_date",
+                "priority",
+                "tags",
+                "source",
+                "created_at",
+                "updated_at",
+            ],
+            deal_rows,
+        )
+        cursor.execute(
+            "SELECT id, created_at FROM deals WHERE organization_id = %s", [organization.pk]
+        )
+        history = []
+        for deal_id, created in cursor.fetchall():
+            moment = created
+            for step in range(rows_per_deal):
+                left = moment + dt.timedelta(hours=random.randrange(1, 24 * 20))
+                last = step == rows_per_deal - 1
+                history.append(
+                    (
+                        organization.pk,
+                        deal_id,
+                        stages[step % 6].pk,
+                        "open",
+                        moment,
+                        None if last else left,
+                        owner.user.pk,
+                    )
+                )
+                moment = left
+        copy(
+            raw,
+            "deal_stage_history",
+            [
+                "organization_id",
+                "deal_id",
+                "stage_id",
+                "outcome",
+                "entered_at",
+                "left_at",
+                "actor_id",
+            ],
+            history,
+        )
+        cursor.execute("ANALYZE deals; ANALYZE deal_stage_history")
+    assert Deal.objects.filter(organization=organization).count() == deals
+    return owner, pipeline, employees[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--deals", type=int, default=100_000)
+    parser.add_argument("--rows-per-deal", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", f"DROP DATABASE IF EXISTS {DATABASE}"],
+        check=True,
+    )
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", f"CREATE DATABASE {DATABASE}"],
+        check=True,
+    )
+    setup(f"postgres://postgres@127.0.0.1:5432/{DATABASE}")
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    began = time.perf_counter()
+    owner, pipeline, employee = seed(args.deals, args.rows_per_deal)
+    seeded = time.perf_counter() - began
+    lines = [
+        "# Report timings",
+        "",
+        f"PostgreSQL, one organization: {args.deals:,} deals, "
+        f"{args.deals * args.rows_per_deal:,} stage-history rows (seeded in {seeded:.0f} s). "
+        f"In-process (Django test client, authentication and rendering included), "
+        f"{args.runs} runs after a warm-up. `bench/reports.py` regenerates this file.",
+        "",
+        "| report | query | p50 ms | p99 ms |",
+        "|---|---|---|---|",
+    ]
+    for path in PATHS:
+        for query in ("", f"pipeline={pipeline.pk}&owner={employee.pk}&from=2024-06-01"):
+            if path == "lead-sources" and "pipeline" in query:
+                query = f"owner={employee.pk}&from=2024-06-01"
+            url = f"/api/reports/{path}/?{query}"
+            assert owner.client.get(url).status_code == 200, url
+            times = []
+            for _ in range(args.runs):
+                began = time.perf_counter()
+                owner.client.get(url)
+                times.append((time.perf_counter() - began) * 1000)
+            times.sort()
+            p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+            lines.append(
+                f"| {path} | `{query or '-'}` | {statistics.median(times):.1f} | {p99:.1f} |"
+            )
+            print(lines[-1], flush=True)
+    (ROOT / "bench" / "REPORTS.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,495 @@
+"""The reports: sales funnel, time in stage, win rate, velocity, forecast, lead sources.
+
+Each report is ONE query over rows the caller may read (every query starts at a selector's
+`visible()`), grouped in the database; the few group rows are shaped here. Together with the
+two lookups that validate a `pipeline` and an `owner`, a report request is at most 3 queries
+whatever the tenant's size. Money is summed as decimals and answered as strings with two
+places; rates are fractions rounded to 4 places, durations days rounded to 2.
+
+Periods (`start`, `end`) are inclusive dates, compared in UTC (the database's time zone).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import connections, router
+from django.db.models import (
+    Avg,
+    BooleanField,
+    Case,
+    Count,
+    DateTimeField,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth, TruncQuarter
+from django.utils import timezone
+
+from crmApp.models import Deal, DealStageHistory, Lead
+from crmApp.models.base import tenant_filter
+from crmApp.selectors.deals import DealSelector
+from crmApp.selectors.employees import EmployeeSelector
+from crmApp.selectors.expressions import DaysBetween, PercentileCont, percentile_cont
+from crmApp.selectors.leads import LeadSelector
+from crmApp.selectors.pipelines import PipelineSelector, PipelineStageSelector
+
+CENT = Decimal("0.01")
+HUNDRED = Decimal(100)
+ZERO = Decimal(0)
+GROUP_BY = ("month", "quarter")
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    """What a report covers: the organizations read, and the optional narrowing."""
+
+    organization_ids: frozenset[int]
+    pipeline_id: int | None = None
+    start: datetime.date | None = None
+    end: datetime.date | None = None
+    owner_id: int | None = None
+    group_by: str = "month"
+    now: datetime.datetime = field(default_factory=timezone.now)
+
+    def moment_range(self, path: str) -> Q:
+        """`path` (a datetime) within [start, end] as half-open UTC bounds (index-friendly)."""
+        q = Q()
+        if self.start is not None:
+            q &= Q(**{f"{path}__gte": _midnight(self.start)})
+        if self.end is not None:
+            q &= Q(**{f"{path}__lt": _midnight(self.end + datetime.timedelta(days=1))})
+        return q
+
+    def date_range(self, path: str) -> Q:
+        """`path` (a date) within [start, end]."""
+        q = Q()
+        if self.start is not None:
+            q &= Q(**{f"{path}__gte": self.start})
+        if self.end is not None:
+            q &= Q(**{f"{path}__lte": self.end})
+        return q
+
+
+def _midnight(day: datetime.date) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time.min, tzinfo=datetime.UTC)
+
+
+def _money(value: Decimal | None) -> str:
+    return f"{(value or ZERO).quantize(CENT):f}"
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _days(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+# --- validation lookups (one query each) -------------------------------------------------------
+
+
+def pipeline_is_visible(pipeline_id: int, organization_ids: Collection[int]) -> bool:
+    return PipelineSelector().visible(organization_ids).filter(pk=pipeline_id).exists()
+
+
+def employee_is_visible(employee_id: int, organization_ids: Collection[int]) -> bool:
+    return EmployeeSelector().visible(organization_ids).filter(pk=employee_id).exists()
+
+
+# --- the narrowing every deal-based report shares ----------------------------------------------
+
+
+def _deals(filters: ReportFilters) -> QuerySet[Deal]:
+    deals = DealSelector().visible(filters.organization_ids)
+    if filters.pipeline_id is not None:
+        deals = deals.filter(pipeline_id=filters.pipeline_id)
+    if filters.owner_id is not None:
+        deals = deals.filter(assigned_to_id=filters.owner_id)
+    return deals.order_by()
+
+
+def _history(filters: ReportFilters) -> QuerySet[DealStageHistory]:
+    rows = DealStageHistory.objects.filter(
+        **tenant_filter(DealStageHistory, filters.organization_ids)
+    ).filter(filters.moment_range("entered_at"))
+    if filters.pipeline_id is not None:
+        rows = rows.filter(stage__pipeline_id=filters.pipeline_id)
+    if filters.owner_id is not None:
+        rows = rows.filter(deal__assigned_to_id=filters.owner_id)
+    return rows.order_by()
+
+
+OPEN = Q(is_won=False, is_lost=False)
+CLOSED = Q(is_won=True) | Q(is_lost=True)
+
+
+# --- funnel -----------------------------------------------------------------------------------
+
+
+def funnel(filters: ReportFilters) -> dict[str, Any]:
+    """Per pipeline, per stage in order: how many deals entered the stage (distinct deals with a
+    history row there in the period) and the ratio to the stage before it.
+
+    Every stage appears, reached or not (the stages drive the query, history is counted with a
+    filtered aggregate). A deal that skipped a stage is not counted in it, so a ratio can exceed
+    1 when deals jump ahead.
+    """
+    stages = PipelineStageSelector().visible(filters.organization_ids)
+    if filters.pipeline_id is not None:
+        stages = stages.filter(pipeline_id=filters.pipeline_id)
+    reached_filter = filters.moment_range("history__entered_at")
+    if filters.owner_id is not None:
+        reached_filter &= Q(history__deal__assigned_to_id=filters.owner_id)
+    rows = (
+        stages.values("id", "name", "order", "pipeline_id", "pipeline__name")
+        .annotate(reached=Count("history__deal", distinct=True, filter=reached_filter))
+        .order_by("pipeline_id", "order", "id")
+    )
+    pipelines: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        pipeline = pipelines.setdefault(
+            row["pipeline_id"],
+            {"id": row["pipeline_id"], "name": row["pipeline__name"], "stages": []},
+        )
+        previous = pipeline["stages"][-1]["reached"] if pipeline["stages"] else None
+        pipeline["stages"].append(
+            {
+                "id": row["id"],
+                "name": row["name"],
+                "order": row["order"],
+                "reached": row["reached"],
+                "conversion": None if previous is None else _rate(row["reached"], previous),
+            }
+        )
+    return {"pipelines": list(pipelines.values())}
+
+
+# --- time in stage ----------------------------------------------------------------------------
+
+STAGE_KEYS = ("stage_id", "stage__name", "stage__order", "stage__pipeline_id")
+
+
+def _duration(filters: ReportFilters) -> DaysBetween:
+    """Days a history row lasted, or has lasted so far when it is still open."""
+    now = Value(filters.now, output_field=DateTimeField())
+    return DaysBetween(Coalesce("left_at", now), "entered_at")
+
+
+def _deal_closed() -> Case:
+    return Case(
+        When(Q(deal__is_won=True) | Q(deal__is_lost=True), then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
+
+
+def _figures(count: int, average: float | None, median: float | None, p90: float | None):
+    return {
+        "count": count,
+        "average_days": _days(average),
+        "median_days": _days(median),
+        "p90_days": _days(p90),
+    }
+
+
+def _time_in_stage_postgresql(rows: QuerySet, filters: ReportFilters) -> Iterable[dict]:
+    duration = _duration(filters)
+    yield from rows.annotate(
+        count=Count("id"),
+        average=Avg(duration),
+        median=PercentileCont(duration, fraction=0.5),
+        p90=PercentileCont(duration, fraction=0.9),
+    )
+
+
+def _time_in_stage_in_python(rows: QuerySet, filters: ReportFilters) -> Iterable[dict]:
+    """Without an ordered-set aggregate (SQLite) the durations are read, ordered by the
+    database, and `percentile_cont` is computed here with PostgreSQL's interpolation."""
+    durations: dict[tuple, list[float]] = defaultdict(list)
+    keys = (*STAGE_KEYS, "stage__pipeline__name", "deal_closed")
+    for row in rows.annotate(duration=_duration(filters)).values_list(*keys, "duration"):
+        durations[row[:-1]].append(row[-1])
+    for group, values in durations.items():
+        values.sort()
+        yield {
+            **dict(zip(keys, group, strict=True)),
+            "count": len(values),
+            "average": sum(values) / len(values),
+            "median": percentile_cont(values, 0.5),
+            "p90": percentile_cont(values, 0.9),
+        }
+
+
+def time_in_stage(filters: ReportFilters) -> dict[str, Any]:
+    """Per stage: average, median and 90th percentile of the days deals spent in it, apart for
+    deals now open and deals now closed (won or lost).
+
+    A stay is a history row entered in the period while the deal was open (`outcome = open`);
+    it lasts until it was left, or until now when the deal is still there. Stages no deal
+    entered in the period are left out.
+    """
+    rows = (
+        _history(filters)
+        .filter(outcome=DealStageHistory.Outcome.OPEN, stage__isnull=False)
+        .annotate(deal_closed=_deal_closed())
+        .values(*STAGE_KEYS, "stage__pipeline__name", "deal_closed")
+    )
+    connection = connections[router.db_for_read(DealStageHistory)]
+    if connection.vendor == "postgresql":
+        groups = _time_in_stage_postgresql(rows, filters)
+    else:
+        groups = _time_in_stage_in_python(rows, filters)
+    empty = _figures(0, None, None, None)
+    stages: dict[int, dict[str, Any]] = {}
+    for group in groups:
+        stage = stages.setdefault(
+            group["stage_id"],
+            {
+                "stage_id": group["stage_id"],
+                "stage_name": group["stage__name"],
+                "pipeline_id": group["stage__pipeline_id"],
+                "pipeline_name": group["stage__pipeline__name"],
+                "order": group["stage__order"],
+                "open_deals": empty,
+                "closed_deals": empty,
+            },
+        )
+        key = "closed_deals" if group["deal_closed"] else "open_deals"
+        stage[key] = _figures(group["count"], group["average"], group["median"], group["p90"])
+    ordered = sorted(stages.values(), key=lambda s: (s["pipeline_id"], s["order"], s["stage_id"]))
+    return {"stages": ordered}
+
+
+# --- win rate ---------------------------------------------------------------------------------
+
+
+def _period_label(day: datetime.date, group_by: str) -> str:
+    if group_by == "quarter":
+        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    return f"{day.year}-{day.month:02d}"
+
+
+def _tally(won: int, closed: int) -> dict[str, Any]:
+    return {"won": won, "lost": closed - won, "closed": closed, "win_rate": _rate(won, closed)}
+
+
+def win_rate(filters: ReportFilters) -> dict[str, Any]:
+    """Won ÷ closed over deals closed in the period, by close period, by owner and by source.
+
+    The source is that of the lead the deal came from, else the deal's own `source`.
+    """
+    trunc = TruncQuarter if filters.group_by == "quarter" else TruncMonth
+    rows = (
+        _deals(filters)
+        .filter(CLOSED, filters.date_range("actual_close_date"))
+        .values(
+            "is_won",
+            "assigned_to_id",
+            "assigned_to__first_name",
+            "assigned_to__last_name",
+            period=trunc("actual_close_date"),
+            lead_source=Coalesce("lead__source", "source"),
+        )
+        .annotate(count=Count("id"))
+    )
+    periods: dict[datetime.date | None, list[int]] = defaultdict(lambda: [0, 0])
+    owners: dict[int | None, list[Any]] = {}
+    sources: dict[str | None, list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        won = row["count"] if row["is_won"] else 0
+        owner = owners.setdefault(row["assigned_to_id"], [0, 0, _owner_name(row)])
+        for tally in (periods[row["period"]], owner, sources[row["lead_source"]]):
+            tally[0] += won
+            tally[1] += row["count"]
+    won_total = sum(tally[0] for tally in periods.values())
+    closed_total = sum(tally[1] for tally in periods.values())
+    return {
+        "group_by": filters.group_by,
+        "total": _tally(won_total, closed_total),
+        "by_period": [
+            {"period": _period_label(day, filters.group_by), **_tally(*periods[day])}
+            for day in sorted(day for day in periods if day is not None)
+        ],
+        "by_owner": [
+            {"owner_id": pk, "owner_name": owners[pk][2], **_tally(owners[pk][0], owners[pk][1])}
+            for pk in sorted(owners, key=lambda pk: (pk is None, pk or 0))
+        ],
+        "by_source": [
+            {"source": source, **_tally(*sources[source])}
+            for source in sorted(sources, key=lambda s: (s is None, s or ""))
+        ],
+    }
+
+
+def _owner_name(row: Mapping[str, Any]) -> str | None:
+    if row["assigned_to_id"] is None:
+        return None
+    return f"{row['assigned_to__first_name']} {row['assigned_to__last_name']}"
+
+
+# --- velocity ---------------------------------------------------------------------------------
+
+
+def velocity(filters: ReportFilters) -> dict[str, Any]:
+    """Sales velocity: open deals × win rate × average won value ÷ average sales cycle, the
+    value the pipeline is expected to turn into won business per day.
+
+    Win rate, average won value and cycle come from deals closed in the period; the open deals
+    are those open now. The cycle of a won deal is the days from the date it was created to its
+    close date; without a won deal, or when every win closed on its creation day (a 0-day
+    cycle), the velocity is null.
+    """
+    closed = CLOSED & filters.date_range("actual_close_date")
+    won = Q(is_won=True) & filters.date_range("actual_close_date")
+    figures = _deals(filters).aggregate(
+        open_deals=Count("id", filter=OPEN),
+        closed=Count("id", filter=closed),
+        won=Count("id", filter=won),
+        won_with_value=Count("value", filter=won),
+        won_value=Sum("value", filter=won),
+        cycle=Avg(DaysBetween("actual_close_date", TruncDate("created_at")), filter=won),
+    )
+    rate = _rate(figures["won"], figures["closed"])
+    average_value = (
+        Decimal(figures["won_value"]) / figures["won_with_value"]
+        if figures["won_with_value"]
+        else None
+    )
+    cycle = figures["cycle"]
+    result = None
+    if rate is not None and average_value is not None and cycle:
+        exact_rate = Decimal(figures["won"]) / Decimal(figures["closed"])
+        result = figures["open_deals"] * exact_rate * average_value / Decimal(str(cycle))
+    return {
+        "open_deals": figures["open_deals"],
+        "won": figures["won"],
+        "closed": figures["closed"],
+        "win_rate": rate,
+        "average_won_value": None if average_value is None else _money(average_value),
+        "average_cycle_days": _days(cycle),
+        "velocity_per_day": None if result is None else _money(result),
+    }
+
+
+# --- forecast ---------------------------------------------------------------------------------
+
+
+def forecast(filters: ReportFilters) -> dict[str, Any]:
+    """Open value by expected close month: weighted by the stage's probability (the deal's own
+    when it has no stage) and unweighted (best case); plus the value won to date.
+
+    The period narrows the open deals by expected close date and the won deals by close date;
+    deals without an expected close date are grouped under a null month, listed last.
+    """
+    today = filters.now.astimezone(datetime.UTC).date()
+    open_in_period = OPEN & filters.date_range("expected_close_date")
+    won_to_date = Q(is_won=True, actual_close_date__lte=today) & filters.date_range(
+        "actual_close_date"
+    )
+    rows = (
+        _deals(filters)
+        .filter(open_in_period | won_to_date)
+        .values(
+            "is_won",
+            month=TruncMonth("expected_close_date"),
+            odds=Coalesce("stage__probability", "probability"),
+        )
+        .annotate(count=Count("id"), value=Sum("value"))
+    )
+    months: dict[datetime.date | None, list[Any]] = defaultdict(lambda: [0, ZERO, ZERO])
+    won: list[Any] = [0, ZERO]
+    for row in rows:
+        value = Decimal(row["value"] or 0)
+        if row["is_won"]:
+            won[0] += row["count"]
+            won[1] += value
+            continue
+        month = months[row["month"]]
+        month[0] += row["count"]
+        month[1] += value
+        # Weighted per group of equal odds, in decimals: the same cents on every database.
+        month[2] += value * Decimal(row["odds"] or 0) / HUNDRED
+    order = sorted(months, key=lambda m: (m is None, m or datetime.date.min))
+    return {
+        "months": [
+            {
+                "month": None if month is None else f"{month.year}-{month.month:02d}",
+                "deals": months[month][0],
+                "best_case": _money(months[month][1]),
+                "weighted": _money(months[month][2]),
+            }
+            for month in order
+        ],
+        "total": {
+            "deals": sum(m[0] for m in months.values()),
+            "best_case": _money(sum((m[1] for m in months.values()), ZERO)),
+            "weighted": _money(sum((m[2] for m in months.values()), ZERO)),
+        },
+        "closed_won": {"deals": won[0], "value": _money(won[1])},
+    }
+
+
+# --- lead sources -----------------------------------------------------------------------------
+
+
+def lead_sources(filters: ReportFilters) -> dict[str, Any]:
+    """Leads created in the period per source: how many, how many converted, and the rate.
+
+    Every source of the vocabulary is listed (zeros included), then any other stored value.
+    """
+    leads = (
+        LeadSelector().visible(filters.organization_ids).filter(filters.moment_range("created_at"))
+    )
+    if filters.owner_id is not None:
+        leads = leads.filter(assigned_to_id=filters.owner_id)
+    counted = {
+        row["source"]: (row["leads"], row["conversions"])
+        for row in leads.order_by()
+        .values("source")
+        .annotate(leads=Count("id"), conversions=Count("id", filter=Q(is_converted=True)))
+    }
+    labels = dict(Lead.Source.choices)
+    extra = sorted(source for source in counted if source not in labels)
+    sources = []
+    for source in [*labels, *extra]:
+        total, converted = counted.get(source, (0, 0))
+        sources.append(
+            {
+                "source": source,
+                "label": labels.get(source, source),
+                "leads": total,
+                "conversions": converted,
+                "conversion_rate": _rate(converted, total),
+            }
+        )
+    total = sum(s["leads"] for s in sources)
+    converted = sum(s["conversions"] for s in sources)
+    return {
+        "sources": sources,
+        "total": {
+            "leads": total,
+            "conversions": converted,
+            "conversion_rate": _rate(converted, total),
+        },
+    }
+
+
+#: Report name (as routed) -> the selector function computing it.
+REPORTS = {
+    "funnel": funnel,
+    "time_in_stage": time_in_stage,
+    "win_rate": win_rate,
+    "velocity": velocity,
+    "forecast": forecast,
+    "lead_sources": lead_sources,
+}
