@@ -171,3 +171,31 @@ class DealAdmin(OrganizationOwnedAdmin):
     search_fields = ("title", "code")
     list_filter = ("organization", "status", "priority", "is_won", "is_lost")
     raw_id_fields = ("organization", "customer", "lead", "pipeline", "stage", "assigned_to")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """The outbox is written by services only; the admin shows it for inspection."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ("id", "type", "resource", "resource_id", "organization", "created_at")
+    list_filter = ("type", "resource")
+    list_select_related = ("organization",)
+    ordering = ("-id",)
+
+
+@admin.register(models.EventDelivery)
+class EventDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("id", "event", "consumer", "status", "attempts", "next_attempt_at")
+    list_filter = ("status", "consumer")
+    ordering = ("-id",)

@@ -4,10 +4,13 @@ import logging
 import re
 import time
 import uuid
+from contextvars import ContextVar
 
 logger = logging.getLogger("crmApp.requests")
 REQUEST_ID_HEADER = "HTTP_X_REQUEST_ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: The current request's id, for code that has no request at hand (events record it).
+current_request_id: ContextVar[str] = ContextVar("current_request_id", default="")
 
 
 class RequestLogMiddleware:
@@ -23,7 +26,11 @@ class RequestLogMiddleware:
         request_id = supplied if _SAFE_REQUEST_ID.match(supplied) else uuid.uuid4().hex
         request.request_id = request_id
         started = time.perf_counter()
-        response = self.get_response(request)
+        token = current_request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            current_request_id.reset(token)
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         response["X-Request-ID"] = request_id
         user = getattr(request, "user", None)

@@ -27,6 +27,11 @@ PIPELINE_FIXED = "The pipeline of a deal cannot be changed."
 UPDATE_ONLY_FIELDS = ("status", "actual_close_date", "is_won", "is_lost", "lost_reason")
 
 
+def _actor(context: dict):
+    """The requesting user, recorded on the deal's events."""
+    return getattr(context.get("request"), "user", None)
+
+
 def _pk(obj) -> int | None:
     return obj.pk if obj is not None else None
 
@@ -147,10 +152,10 @@ class DealSerializer(TenantModelSerializer):
         return attrs
 
     def create(self, validated_data):
-        return services.deal_create(**validated_data)
+        return services.deal_create(**validated_data, actor=_actor(self.context))
 
     def update(self, instance, validated_data):
-        return services.deal_update(deal=instance, **validated_data)
+        return services.deal_update(deal=instance, **validated_data, actor=_actor(self.context))
 
 
 class DealMarkLostSerializer(serializers.Serializer):

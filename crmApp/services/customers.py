@@ -4,12 +4,13 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from crmApp.models import Customer
+from crmApp.models import Customer, User
 from crmApp.models.base import ActiveStatus
+from crmApp.services.events import event_record_for
 
 
 @transaction.atomic
-def customer_set_status(*, customer: Customer, status: str) -> Customer:
+def customer_set_status(*, customer: Customer, status: str, actor: User | None = None) -> Customer:
     """Set a customer's status with one conditional UPDATE.
 
     Activate/deactivate are unconditional (repeating one is fine), so a single UPDATE of the row
@@ -18,6 +19,7 @@ def customer_set_status(*, customer: Customer, status: str) -> Customer:
     now = timezone.now()
     Customer.objects.filter(pk=customer.pk).update(status=status, updated_at=now)
     customer.status, customer.updated_at = status, now
+    event_record_for(customer, "customer.updated", actor=actor)
     return customer
 
 

@@ -26,8 +26,9 @@ from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 
-from crmApp.models import Customer, Deal, Organization, Pipeline, PipelineStage
+from crmApp.models import Customer, Deal, Organization, Pipeline, PipelineStage, User
 from crmApp.relations import carry_loaded_relations
+from crmApp.services.events import event_record_for
 
 OPEN_STATUSES = (Deal.Status.ACTIVE, Deal.Status.INACTIVE)
 WON_PROBABILITY = Decimal("100.00")
@@ -141,6 +142,7 @@ def deal_create(
     pipeline: Pipeline,
     stage: PipelineStage,
     probability: Decimal | None = None,
+    actor: User | None = None,
     **fields,
 ) -> Deal:
     """Create an open deal in `stage`.
@@ -151,11 +153,12 @@ def deal_create(
     deal = Deal(organization=organization, customer=customer, pipeline=pipeline, **fields)
     _enter_stage(deal, stage, probability=probability)
     deal.save()
+    event_record_for(deal, "deal.created", actor=actor)
     return deal
 
 
 @transaction.atomic
-def deal_update(*, deal: Deal, **changes) -> Deal:
+def deal_update(*, deal: Deal, actor: User | None = None, **changes) -> Deal:
     """Apply an update form to a deal, keeping the state machine.
 
     Outcome fields are accepted only unchanged; `status` may switch between `active` and
@@ -198,11 +201,12 @@ def deal_update(*, deal: Deal, **changes) -> Deal:
     if moving:
         _enter_stage(deal, stage, probability=probability)
     deal.save()
+    event_record_for(deal, "deal.updated", actor=actor)
     return deal
 
 
 @transaction.atomic
-def deal_move_stage(*, deal: Deal, stage_id: int) -> Deal:
+def deal_move_stage(*, deal: Deal, stage_id: int, actor: User | None = None) -> Deal:
     """Move a deal to another stage of its own pipeline (see the module docstring)."""
     deal = _lock(deal)
     try:
@@ -217,11 +221,12 @@ def deal_move_stage(*, deal: Deal, stage_id: int) -> Deal:
     _enter_stage(deal, stage)
     # Only what a move can change (plus expected_revenue/updated_at, added by Deal.save).
     deal.save(update_fields=MOVE_FIELDS)
+    event_record_for(deal, "deal.stage_changed", actor=actor)
     return deal
 
 
 @transaction.atomic
-def deal_mark_won(*, deal: Deal) -> Deal:
+def deal_mark_won(*, deal: Deal, actor: User | None = None) -> Deal:
     """Win an open deal; a won deal stays as it is; a lost one must be reopened first."""
     deal = _lock(deal)
     if deal.is_lost:
@@ -229,11 +234,14 @@ def deal_mark_won(*, deal: Deal) -> Deal:
     if not deal.is_won:
         _win(deal)
         deal.save()
+        event_record_for(deal, "deal.won", actor=actor)
     return deal
 
 
 @transaction.atomic
-def deal_mark_lost(*, deal: Deal, lost_reason: str | None = None) -> Deal:
+def deal_mark_lost(
+    *, deal: Deal, lost_reason: str | None = None, actor: User | None = None
+) -> Deal:
     """Lose an open deal (reason default ""); re-losing only updates a reason that is given."""
     deal = _lock(deal)
     if deal.is_won:
@@ -241,6 +249,7 @@ def deal_mark_lost(*, deal: Deal, lost_reason: str | None = None) -> Deal:
     if not deal.is_lost:
         _lose(deal, lost_reason=lost_reason or "")
         deal.save()
+        event_record_for(deal, "deal.lost", actor=actor)
     elif lost_reason is not None and lost_reason != deal.lost_reason:
         deal.lost_reason = lost_reason
         deal.save(update_fields=["lost_reason"])
@@ -248,7 +257,7 @@ def deal_mark_lost(*, deal: Deal, lost_reason: str | None = None) -> Deal:
 
 
 @transaction.atomic
-def deal_reopen(*, deal: Deal) -> Deal:
+def deal_reopen(*, deal: Deal, actor: User | None = None) -> Deal:
     """Reopen a won or lost deal: open again, no close date or lost reason, stage's odds."""
     deal = _lock(deal)
     if not _is_closed(deal) and deal.status != Deal.Status.CLOSED:
@@ -259,6 +268,7 @@ def deal_reopen(*, deal: Deal) -> Deal:
     deal.lost_reason = None
     deal.probability = deal.stage.probability if deal.stage_id is not None else LOST_PROBABILITY
     deal.save()
+    event_record_for(deal, "deal.reopened", actor=actor)
     return deal
 
 

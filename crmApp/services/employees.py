@@ -6,15 +6,18 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from crmApp.models import Employee
+from crmApp.models import Employee, User
 from crmApp.models.base import ActiveStatus
+from crmApp.services.events import event_record_for
 
 ALREADY_TERMINATED = "Employee is already terminated."
 BEFORE_HIRE = "The termination date cannot be before the hire date."
 
 
 @transaction.atomic
-def employee_terminate(*, employee: Employee, termination_date: date | None = None) -> Employee:
+def employee_terminate(
+    *, employee: Employee, termination_date: date | None = None, actor: User | None = None
+) -> Employee:
     """End an employment: status `inactive` and a termination date (today in UTC by default).
 
     The row is locked before the "already terminated" check so two concurrent calls cannot both
@@ -30,4 +33,5 @@ def employee_terminate(*, employee: Employee, termination_date: date | None = No
     locked.status = ActiveStatus.INACTIVE
     locked.termination_date = effective
     locked.save(update_fields=["status", "termination_date", "updated_at"])
+    event_record_for(locked, "employee.updated", actor=actor)
     return locked

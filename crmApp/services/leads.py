@@ -7,6 +7,7 @@ from rest_framework.exceptions import ValidationError
 
 from crmApp.models import Customer, Employee, Lead, User
 from crmApp.models.base import ActiveStatus
+from crmApp.services.events import event_record_for
 
 ALREADY_CONVERTED = "Lead has already been converted."
 CONVERTED_NOT_QUALIFIABLE = "A converted lead cannot be qualified or disqualified."
@@ -23,26 +24,37 @@ def _locked(lead: Lead) -> Lead:
     return Lead.objects.select_for_update().get(pk=lead.pk)
 
 
-def _set_qualification(*, lead: Lead, qualification_status: str) -> Lead:
+def _set_qualification(*, lead: Lead, qualification_status: str, event: str, actor) -> Lead:
     locked = _locked(lead)
     if locked.is_converted:
         raise ValidationError({"non_field_errors": [CONVERTED_NOT_QUALIFIABLE]})
     locked.qualification_status = qualification_status
     locked.save(update_fields=["qualification_status", "updated_at"])
+    event_record_for(locked, event, actor=actor)
     return locked
 
 
 @transaction.atomic
-def lead_qualify(*, lead: Lead) -> Lead:
+def lead_qualify(*, lead: Lead, actor: User | None = None) -> Lead:
     """Mark a lead qualified; refused once converted (the row is locked so a concurrent
     conversion cannot slip in between the check and the write) [B2]."""
-    return _set_qualification(lead=lead, qualification_status=Lead.QualificationStatus.QUALIFIED)
+    return _set_qualification(
+        lead=lead,
+        qualification_status=Lead.QualificationStatus.QUALIFIED,
+        event="lead.qualified",
+        actor=actor,
+    )
 
 
 @transaction.atomic
-def lead_disqualify(*, lead: Lead) -> Lead:
+def lead_disqualify(*, lead: Lead, actor: User | None = None) -> Lead:
     """Mark a lead unqualified; refused once converted, under the same row lock as qualify."""
-    return _set_qualification(lead=lead, qualification_status=Lead.QualificationStatus.UNQUALIFIED)
+    return _set_qualification(
+        lead=lead,
+        qualification_status=Lead.QualificationStatus.UNQUALIFIED,
+        event="lead.disqualified",
+        actor=actor,
+    )
 
 
 @transaction.atomic
@@ -107,6 +119,7 @@ def lead_convert(
             "updated_at",
         ]
     )
+    event_record_for(locked, "lead.converted", actor=actor, extra={"customer_id": customer.pk})
     return customer
 
 

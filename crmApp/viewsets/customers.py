@@ -48,7 +48,9 @@ class CustomerViewSet(BulkActionsMixin, OrganizationScopedViewSet):
     @extend_schema(request=None, responses=CustomerMessageSerializer)
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
-        customer = customer_set_status(customer=self.get_object(), status=ActiveStatus.ACTIVE)
+        customer = customer_set_status(
+            customer=self.get_object(), status=ActiveStatus.ACTIVE, actor=request.user
+        )
         return Response(
             {"message": "Customer activated successfully.", "customer": self.detail_data(customer)}
         )
@@ -56,7 +58,9 @@ class CustomerViewSet(BulkActionsMixin, OrganizationScopedViewSet):
     @extend_schema(request=None, responses=CustomerMessageSerializer)
     @action(detail=True, methods=["post"])
     def deactivate(self, request, pk=None):
-        customer = customer_set_status(customer=self.get_object(), status=ActiveStatus.INACTIVE)
+        customer = customer_set_status(
+            customer=self.get_object(), status=ActiveStatus.INACTIVE, actor=request.user
+        )
         return Response(
             {
                 "message": "Customer deactivated successfully.",

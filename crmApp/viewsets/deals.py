@@ -85,13 +85,13 @@ class DealViewSet(BulkActionsMixin, OrganizationScopedViewSet):
         if raw is None or raw == "":
             return error_response("stage_id is required", 400)
         stage_id = parse_id(raw, field="stage_id")
-        deal = services.deal_move_stage(deal=deal, stage_id=stage_id)
+        deal = services.deal_move_stage(deal=deal, stage_id=stage_id, actor=request.user)
         return self._answer("Deal moved to new stage.", deal)
 
     @extend_schema(request=None, responses=DealMessageSerializer)
     @action(detail=True, methods=["post"])
     def mark_won(self, request, pk=None):
-        deal = services.deal_mark_won(deal=self.get_object())
+        deal = services.deal_mark_won(deal=self.get_object(), actor=request.user)
         return self._answer("Deal marked as won.", deal)
 
     @extend_schema(request=DealMarkLostSerializer, responses=DealMessageSerializer)
@@ -101,12 +101,12 @@ class DealViewSet(BulkActionsMixin, OrganizationScopedViewSet):
         form = DealMarkLostSerializer(data=request.data if isinstance(request.data, dict) else {})
         form.is_valid(raise_exception=True)
         deal = services.deal_mark_lost(
-            deal=deal, lost_reason=form.validated_data.get("lost_reason")
+            deal=deal, lost_reason=form.validated_data.get("lost_reason"), actor=request.user
         )
         return self._answer("Deal marked as lost.", deal)
 
     @extend_schema(request=None, responses=DealMessageSerializer)
     @action(detail=True, methods=["post"])
     def reopen(self, request, pk=None):
-        deal = services.deal_reopen(deal=self.get_object())
+        deal = services.deal_reopen(deal=self.get_object(), actor=request.user)
         return self._answer("Deal reopened.", deal)

@@ -63,7 +63,9 @@ class EmployeeViewSet(OrganizationScopedViewSet):
         if not form.is_valid():
             raise DjangoValidationError({k: list(v) for k, v in form.errors.items()})
         employee = employee_terminate(
-            employee=employee, termination_date=form.validated_data.get("termination_date")
+            employee=employee,
+            termination_date=form.validated_data.get("termination_date"),
+            actor=request.user,
         )
         return Response(
             {"message": "Employee terminated successfully.", "employee": self.detail_data(employee)}
