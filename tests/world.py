@@ -8,6 +8,7 @@ from crmApp.models import (
     Customer,
     Deal,
     Employee,
+    Event,
     Lead,
     Organization,
     Permission,
@@ -21,6 +22,7 @@ from crmApp.models import (
     UserSession,
     Vendor,
 )
+from crmApp.services.events import event_record_for
 from tests.conftest import Member, make_member
 
 
@@ -43,6 +45,7 @@ class World:
     role: Role
     user_role: UserRole
     session: UserSession
+    event: Event
 
     def object_for(self, basename: str):
         return {
@@ -60,6 +63,7 @@ class World:
             "pipeline": self.pipeline,
             "pipeline-stage": self.stage,
             "deal": self.deal,
+            "event": self.event,
         }[basename]
 
 
@@ -121,6 +125,7 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
     role = Role.objects.create(organization=organization, name=f"Role {marker}", slug=marker)
     RolePermission.objects.create(role=role, permission=permission)
     user_role = UserRole.objects.create(user=member.user, role=role, organization=organization)
+    event = event_record_for(customer, "customer.created", actor=owner.user)
     return World(
         organization=organization,
         owner=owner,
@@ -139,6 +144,7 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
         role=role,
         user_role=user_role,
         session=UserSession.objects.filter(user=owner.user).first(),
+        event=event,
     )
 
 

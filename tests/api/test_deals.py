@@ -902,9 +902,9 @@ def test_transition_answers_the_detail_as_stored_in_fixed_queries(
 
     assert response.status_code == 200, response.data
     assert response.json()["deal"] == owner.client.get(detail_url(deal.pk)).json()
-    # session, access, joined read + its stages, lock, (stage), update, and a savepoint with
-    # its release for the request's and the service's atomic blocks (inside the test's own)
-    assert queries == (11 if action == "move_stage" else 10)
+    # session, access, joined read + its stages, lock, (stage), update, the event's insert, and
+    # a savepoint with its release for the request's and the service's atomic blocks
+    assert queries == (12 if action == "move_stage" else 11)
 
 
 def test_mark_won(owner, org, board):
