@@ -33,7 +33,7 @@ def main() -> None:
 
     prefix = f"bench-{uuid.uuid4().hex[:6]}-"
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "CRM_SERVING"},
         "DATABASE_URL": f"{PG}/{args.database}",
         "CELERY_BROKER_URL": BROKER,
         "CELERY_QUEUE_PREFIX": prefix,

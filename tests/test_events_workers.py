@@ -67,8 +67,10 @@ def workers(broker_url, run_id, tmp_path):
     """Two worker processes (two pool processes each) on this run's queues; stopped after."""
     mail_dir = tmp_path / "mail"
     mail_dir.mkdir()
+    # Not a server: importing the WSGI module (as the fuzzing tests do) marks this process one.
+    inherited = {k: v for k, v in os.environ.items() if k != "CRM_SERVING"}
     env = {
-        **os.environ,
+        **inherited,
         "DATABASE_URL": _database_url(),
         "CELERY_BROKER_URL": broker_url,
         "CELERY_QUEUE_PREFIX": run_id,
