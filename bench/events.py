@@ -40,6 +40,7 @@ def main() -> None:
         "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
         "DEBUG": "false",
         "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "crmAdmin.settings",
     }
     os.environ.update(env)
     subprocess.run(
@@ -97,12 +98,14 @@ def main() -> None:
         started = time.perf_counter()
         for _ in range(2 * args.concurrency):
             publish(outbox_dispatch, queue="default")
-        delivered = 0
+        delivered, progressed = 0, time.perf_counter()
         while delivered < args.events:
             time.sleep(0.05)
-            delivered = EventDelivery.objects.filter(status="delivered").count()
-            if time.perf_counter() - started > 600:
-                raise SystemExit(f"timed out with {delivered} delivered")
+            now_delivered = EventDelivery.objects.filter(status="delivered").count()
+            if now_delivered != delivered:
+                delivered, progressed = now_delivered, time.perf_counter()
+            elif time.perf_counter() - progressed > 60:
+                raise SystemExit(f"no progress for 60 s with {delivered} delivered")
         seconds = time.perf_counter() - started
     finally:
         for worker in workers:

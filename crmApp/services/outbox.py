@@ -141,8 +141,8 @@ def delivery_run(*, delivery_id: int) -> str:
     """
     with transaction.atomic():
         delivery = (
-            EventDelivery.objects.select_for_update(skip_locked=_skip_locked())
-            .select_related("event")
+            EventDelivery.objects.select_for_update(skip_locked=_skip_locked(), of=("self",))
+            .select_related("event__organization", "event__actor")
             .filter(pk=delivery_id, status=EventDelivery.Status.PENDING)
             .first()
         )
