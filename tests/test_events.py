@@ -516,3 +516,18 @@ def test_events_survive_their_records_deletion(owner, org):
     response = owner.client.get(URL, {"resource_id": customer.pk})
 
     assert [row["type"] for row in response.data["results"]] == ["customer.deleted"]
+
+
+def test_events_view_is_granted_to_admins_and_managers_only():
+    from crmApp.permissions import PERMISSION_TABLE, RESOURCES, SYSTEM_PERMISSIONS, SYSTEM_ROLES
+
+    assert "events" in RESOURCES
+    assert PERMISSION_TABLE["event"] == {
+        "list": (("events", "view"),),
+        "retrieve": (("events", "view"),),
+    }
+    assert {("events", "view"), ("events", "manage")} <= set(SYSTEM_PERMISSIONS)
+    grants = {slug: set(role[2]) for slug, role in SYSTEM_ROLES.items()}
+    assert ("events", "manage") in grants["admin"]
+    assert ("events", "view") in grants["manager"]
+    assert not {p for p in grants["sales"] | grants["viewer"] if p[0] == "events"}
