@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test fuzz lint typecheck format migrate demo superuser check-deploy clean bench
+.PHONY: run test fuzz lint typecheck format migrate demo superuser check-deploy clean bench worker
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,13 @@ run: $(STAMP)
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+## A Celery worker for every queue plus the beat scheduler (the periodic outbox sweep).
+## Needs CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/1) in the environment or .env.
+P := $(CELERY_QUEUE_PREFIX)
+QUEUES := $(P)default,$(P)email,$(P)webhooks,$(P)imports
+worker: $(STAMP)
+	$(BIN)/celery -A crmAdmin worker -B -Q $(QUEUES) -l info
 
 ## Install and run the whole suite (SQLite unless DATABASE_URL says otherwise).
 test: $(STAMP)

@@ -318,3 +318,61 @@ LOGGING = {
         "crmApp.requests": {"level": "WARNING" if TESTING else "INFO"},
     },
 }
+
+# Background work (crmAdmin/celery.py; Celery reads the CELERY_* names). Without a broker every
+# task runs in-process right after the transaction that queued it commits (eager mode), so
+# `make run` needs nothing else; with one, `make worker` consumes the queues. One enqueue path
+# (crmApp.tasks.enqueue) serves both modes.
+_broker_url = env.str("CELERY_BROKER_URL", default="")
+BROKER_CONFIGURED = bool(_broker_url)
+CELERY_BROKER_URL = _broker_url or "memory://"
+CELERY_TASK_ALWAYS_EAGER = not BROKER_CONFIGURED
+CELERY_TASK_EAGER_PROPAGATES = False
+#: Seconds to wait for the broker when publishing or checking health: a down broker must cost a
+#: request little (the outbox keeps the event; the periodic sweep delivers it later).
+BROKER_CONNECT_TIMEOUT = env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=1.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_CONNECT_TIMEOUT
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": BROKER_CONNECT_TIMEOUT,
+    "socket_timeout": max(BROKER_CONNECT_TIMEOUT, 5.0),
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+#: Prepended to every queue name, so several deployments (or test runs) can share one broker.
+TASK_QUEUE_PREFIX = env.str("CELERY_QUEUE_PREFIX", default="")
+TASK_QUEUES = ("default", "email", "webhooks", "imports")
+CELERY_TASK_DEFAULT_QUEUE = f"{TASK_QUEUE_PREFIX}default"
+CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged after it ran, so a worker that dies mid-task leaves it to another one;
+# every task is idempotent, so running one twice is harmless.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
+CELERY_TIMEZONE = "UTC"
+#: How often the beat scheduler sweeps the outbox for events and retries that are due.
+OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=10.0)
+CELERY_BEAT_SCHEDULE = {
+    "outbox-sweep": {"task": "crmApp.tasks.outbox_dispatch", "schedule": OUTBOX_SWEEP_SECONDS}
+}
+CELERY_BEAT_SCHEDULE_FILENAME = env.str(
+    "CELERY_BEAT_SCHEDULE_FILENAME", default=str(BASE_DIR / ".celerybeat-schedule")
+)
+#: Attempts per (event, consumer) before the delivery is parked as failed.
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
+#: First retry delay (seconds); doubled per attempt, capped, with random jitter.
+OUTBOX_RETRY_BASE_SECONDS = env.float("OUTBOX_RETRY_BASE_SECONDS", default=5.0)
+OUTBOX_RETRY_MAX_SECONDS = env.float("OUTBOX_RETRY_MAX_SECONDS", default=3600.0)
+#: A claimed delivery is not handed out again for this long (its task may still be queued).
+OUTBOX_CLAIM_SECONDS = env.float("OUTBOX_CLAIM_SECONDS", default=120.0)
+
+# Django's file backend (EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend) writes
+# each message here, to inspect mail locally.
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-mail"))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)

@@ -179,3 +179,31 @@ class DealStageHistoryAdmin(admin.ModelAdmin):
     list_filter = ("organization", "outcome")
     list_select_related = ("deal", "stage", "actor")
     raw_id_fields = ("deal", "stage", "actor", "organization")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """The outbox is written by services only; the admin shows it for inspection."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ("id", "type", "resource", "resource_id", "organization", "created_at")
+    list_filter = ("type", "resource")
+    list_select_related = ("organization",)
+    ordering = ("-id",)
+
+
+@admin.register(models.EventDelivery)
+class EventDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("id", "event", "consumer", "status", "attempts", "next_attempt_at")
+    list_filter = ("status", "consumer")
+    ordering = ("-id",)

@@ -6,6 +6,7 @@ import time
 import uuid
 
 from crmApp.addresses import client_address
+from crmApp.context import current_request_id
 
 logger = logging.getLogger("crmApp.requests")
 REQUEST_ID_HEADER = "HTTP_X_REQUEST_ID"
@@ -26,7 +27,11 @@ class RequestLogMiddleware:
         request_id = supplied if _SAFE_REQUEST_ID.match(supplied) else uuid.uuid4().hex
         request.request_id = request_id
         started = time.perf_counter()
-        response = self.get_response(request)
+        token = current_request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            current_request_id.reset(token)
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         response["X-Request-ID"] = request_id
         user = getattr(request, "user", None)

@@ -6,6 +6,7 @@ from crmApp.viewsets import (
     customers,
     deals,
     employees,
+    events,
     leads,
     organizations,
     pipelines,
@@ -30,6 +31,7 @@ router.register("leads", leads.LeadViewSet, basename="lead")
 router.register("pipelines", pipelines.PipelineViewSet, basename="pipeline")
 router.register("pipeline-stages", pipelines.PipelineStageViewSet, basename="pipeline-stage")
 router.register("deals", deals.DealViewSet, basename="deal")
+router.register("events", events.EventViewSet, basename="event")
 
 urlpatterns = [
     path("health/", HealthView.as_view(), name="health"),

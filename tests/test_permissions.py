@@ -34,6 +34,7 @@ ORGANIZATION_READS = {
     "organization": {"list", "retrieve", "members"},
     "user-organization": {"list", "retrieve"},
 }
+EVENT_READS = {"event": {"list", "retrieve"}}
 RBAC_READS = {
     "permission": {"list", "retrieve", "by_resource"},
     "role": {"list", "retrieve"},
@@ -78,7 +79,9 @@ GOVERNED = {
 EXPECTED: dict[str, set[tuple[str, str]]] = {
     "owner": set(GOVERNED),
     "admin": set(GOVERNED) - {("organization", "destroy")},
-    "manager": _merge(CRM_READS, REPORTS, ORGANIZATION_READS, RBAC_READS, MANAGER_WRITES),
+    "manager": _merge(
+        CRM_READS, REPORTS, ORGANIZATION_READS, RBAC_READS, EVENT_READS, MANAGER_WRITES
+    ),
     "sales": _merge(CRM_READS, ORGANIZATION_READS, SALES_WRITES),
     "viewer": _merge(CRM_READS, REPORTS, ORGANIZATION_READS),
     "no_role": set(),

@@ -9,6 +9,7 @@ from crmApp.models import (
     Deal,
     DealStageHistory,
     Employee,
+    Event,
     Lead,
     Organization,
     Permission,
@@ -22,6 +23,7 @@ from crmApp.models import (
     UserSession,
     Vendor,
 )
+from crmApp.services.events import event_record_for
 from tests.conftest import Member, make_member
 
 
@@ -44,6 +46,7 @@ class World:
     role: Role
     user_role: UserRole
     session: UserSession
+    event: Event
 
     def object_for(self, basename: str):
         return {
@@ -62,6 +65,7 @@ class World:
             "pipeline-stage": self.stage,
             "deal": self.deal,
             "report": None,  # reports are collection routes only
+            "event": self.event,
         }[basename]
 
 
@@ -127,6 +131,7 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
     role = Role.objects.create(organization=organization, name=f"Role {marker}", slug=marker)
     RolePermission.objects.create(role=role, permission=permission)
     user_role = UserRole.objects.create(user=member.user, role=role, organization=organization)
+    event = event_record_for(customer, "customer.created", actor=owner.user)
     return World(
         organization=organization,
         owner=owner,
@@ -145,6 +150,7 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
         role=role,
         user_role=user_role,
         session=UserSession.objects.filter(user=owner.user).first(),
+        event=event,
     )
 
 

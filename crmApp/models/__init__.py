@@ -2,6 +2,7 @@ from crmApp.models.base import CodeSequence, next_codes
 from crmApp.models.customers import Customer
 from crmApp.models.deals import Deal, DealStageHistory
 from crmApp.models.employees import Employee
+from crmApp.models.events import Event, EventDelivery
 from crmApp.models.leads import Lead
 from crmApp.models.organizations import Organization, UserOrganization
 from crmApp.models.pipelines import Pipeline, PipelineStage
@@ -16,6 +17,8 @@ __all__ = [
     "DealStageHistory",
     "EmailVerificationToken",
     "Employee",
+    "Event",
+    "EventDelivery",
     "Lead",
     "Organization",
     "PasswordResetToken",

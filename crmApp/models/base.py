@@ -58,6 +58,9 @@ class OrganizationScopedModel(TimeStampedModel):
     #: viewset base, the related-field checks and the services; a model owned through a parent
     #: (a pipeline's stages) overrides it.
     TENANT_PATH = "organization_id"
+    #: The resource named by this model's domain events (`customer.created`); None when its
+    #: plain writes record no event.
+    EVENT_RESOURCE: str | None = None
 
     organization = models.ForeignKey(
         "crmApp.Organization", on_delete=models.CASCADE, related_name="%(class)ss"

@@ -4,6 +4,8 @@ from crmApp.models.base import ActiveStatus, AddressFields, OrganizationScopedMo
 
 
 class Customer(AddressFields, OrganizationScopedModel):
+    EVENT_RESOURCE = "customer"
+
     CODE_PREFIX = "CUS"
 
     class CustomerType(models.TextChoices):

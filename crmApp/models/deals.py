@@ -6,6 +6,8 @@ from crmApp.models.base import OrganizationScopedModel
 
 
 class Deal(OrganizationScopedModel):
+    EVENT_RESOURCE = "deal"
+
     CODE_PREFIX = "DEAL"
 
     class Status(models.TextChoices):

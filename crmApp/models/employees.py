@@ -4,6 +4,8 @@ from crmApp.models.base import ActiveStatus, AddressFields, OrganizationScopedMo
 
 
 class Employee(AddressFields, OrganizationScopedModel):
+    EVENT_RESOURCE = "employee"
+
     CODE_PREFIX = "EMP"
 
     class EmploymentType(models.TextChoices):

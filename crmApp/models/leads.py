@@ -5,6 +5,8 @@ from crmApp.models.base import ActiveStatus, AddressFields, OrganizationScopedMo
 
 
 class Lead(AddressFields, OrganizationScopedModel):
+    EVENT_RESOURCE = "lead"
+
     CODE_PREFIX = "LEAD"
 
     class Source(models.TextChoices):

@@ -4,6 +4,8 @@ from crmApp.models.base import ActiveStatus, AddressFields, OrganizationScopedMo
 
 
 class Vendor(AddressFields, OrganizationScopedModel):
+    EVENT_RESOURCE = "vendor"
+
     CODE_PREFIX = "VEN"
 
     class VendorType(models.TextChoices):

@@ -21,6 +21,7 @@ RESOURCES = (
     "pipelines",
     "reports",
     "settings",
+    "events",
 )
 ACTIONS = ("view", "create", "update", "delete", "manage")
 
@@ -128,6 +129,7 @@ PERMISSION_TABLE: dict[str, dict[str, tuple[Perm, ...]]] = {
         ("funnel", "time_in_stage", "win_rate", "velocity", "forecast", "lead_sources"),
         (("reports", "view"),),
     ),
+    "event": {"list": (("events", "view"),), "retrieve": (("events", "view"),)},
 }
 
 _CRM = ("employees", "vendors", "customers", "leads", "deals", "pipelines")
@@ -143,7 +145,7 @@ SYSTEM_ROLES: dict[str, tuple[str, str, tuple[Perm, ...]]] = {
         "Manager",
         "Full control of CRM records; reads organization settings.",
         tuple((r, a) for r in (*_CRM, "reports") for a in ("view", "create", "update", "delete"))
-        + tuple((r, "view") for r in ("organizations", "users", "roles", "permissions")),
+        + tuple((r, "view") for r in ("organizations", "users", "roles", "permissions", "events")),
     ),
     "sales": (
         "Sales",

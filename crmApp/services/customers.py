@@ -6,11 +6,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from crmApp.models import Customer, Organization, User
+from crmApp.services.events import event_record_for
 from crmApp.services.records import record_create, record_delete, record_update, records_delete
 
 
 @transaction.atomic
-def customer_set_status(*, customer: Customer, status: str) -> Customer:
+def customer_set_status(*, customer: Customer, status: str, actor: User | None = None) -> Customer:
     """Set a customer's status with one conditional UPDATE.
 
     Activate/deactivate are unconditional (repeating one is fine), so a single UPDATE of the row
@@ -19,6 +20,7 @@ def customer_set_status(*, customer: Customer, status: str) -> Customer:
     now = timezone.now()
     Customer.objects.filter(pk=customer.pk).update(status=status, updated_at=now)
     customer.status, customer.updated_at = status, now
+    event_record_for(customer, "customer.updated", actor=actor)
     return customer
 
 

@@ -39,6 +39,7 @@ from crmApp.models import (
 )
 from crmApp.selectors.deals import STAGE_ENTERED_AT
 from crmApp.selectors.relations import carry_loaded_relations
+from crmApp.services.events import event_record_for
 from crmApp.services.records import record_delete, records_delete
 
 OPEN_STATUSES = (Deal.Status.ACTIVE, Deal.Status.INACTIVE)
@@ -193,13 +194,14 @@ def deal_create(
 ) -> Deal:
     """Create an open deal in `stage`.
 
-    Without an explicit `probability` the deal takes the stage's . Creating straight into
+    Without an explicit `probability` the deal takes the stage's. Creating straight into
     a closed-won / closed-lost stage creates a won / lost deal, as moving there would.
     """
     deal = Deal(organization=organization, customer=customer, pipeline=pipeline, **fields)
     _enter_stage(deal, stage, probability=probability)
     deal.save()
     _record_stage(deal, actor=actor, before=None, at=deal.created_at)
+    event_record_for(deal, "deal.created", actor=actor)
     return deal
 
 
@@ -260,6 +262,7 @@ def deal_update(*, deal: Deal, actor: User | None, **changes) -> Deal:
         _enter_stage(deal, stage, probability=probability)
     deal.save()
     _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
+    event_record_for(deal, "deal.updated", actor=actor)
     return deal
 
 
@@ -283,6 +286,7 @@ def deal_move_stage(*, deal: Deal, stage_id: int, actor: User | None) -> Deal:
     # Only what a move can change (plus expected_revenue/updated_at, added by Deal.save).
     deal.save(update_fields=MOVE_FIELDS)
     _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
+    event_record_for(deal, "deal.stage_changed", actor=actor)
     return deal
 
 
@@ -297,6 +301,7 @@ def deal_mark_won(*, deal: Deal, actor: User | None) -> Deal:
         _win(deal)
         deal.save()
         _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
+        event_record_for(deal, "deal.won", actor=actor)
     return deal
 
 
@@ -311,6 +316,7 @@ def deal_mark_lost(*, deal: Deal, actor: User | None, lost_reason: str | None = 
         _lose(deal, lost_reason=lost_reason or "")
         deal.save()
         _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
+        event_record_for(deal, "deal.lost", actor=actor)
     elif lost_reason is not None and lost_reason != deal.lost_reason:
         deal.lost_reason = lost_reason
         deal.save(update_fields=["lost_reason"])
@@ -332,6 +338,7 @@ def deal_reopen(*, deal: Deal, actor: User | None) -> Deal:
     deal.probability = stage.probability if stage is not None else LOST_PROBABILITY
     deal.save()
     _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
+    event_record_for(deal, "deal.reopened", actor=actor)
     return deal
 
 

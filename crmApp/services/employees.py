@@ -9,6 +9,7 @@ from django.utils import timezone
 from crmApp.errors import RecordInvalid
 from crmApp.models import Employee, Organization, User, UserOrganization
 from crmApp.models.base import ActiveStatus
+from crmApp.services.events import event_record_for
 from crmApp.services.organizations import membership_update
 from crmApp.services.records import record_create, record_delete, record_update
 
@@ -45,6 +46,7 @@ def employee_terminate(
     locked.status = ActiveStatus.INACTIVE
     locked.termination_date = effective
     locked.save(update_fields=["status", "termination_date", "updated_at"])
+    event_record_for(locked, "employee.updated", actor=actor)
     suspended = False
     if suspend_access:
         suspended = _suspend_membership(employee=locked, actor=actor)

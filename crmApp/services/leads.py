@@ -8,6 +8,7 @@ from django.utils import timezone
 from crmApp.errors import InvalidInput
 from crmApp.models import Customer, Employee, Lead, Organization, User
 from crmApp.models.base import ActiveStatus
+from crmApp.services.events import event_record_for
 from crmApp.services.records import record_create, record_delete, record_update, records_delete
 
 ALREADY_CONVERTED = "Lead has already been converted."
@@ -21,26 +22,37 @@ def _locked(lead: Lead) -> Lead:
     return Lead.objects.select_for_update().get(pk=lead.pk)
 
 
-def _set_qualification(*, lead: Lead, qualification_status: str) -> Lead:
+def _set_qualification(*, lead: Lead, qualification_status: str, event: str, actor) -> Lead:
     locked = _locked(lead)
     if locked.is_converted:
         raise InvalidInput({"non_field_errors": [CONVERTED_NOT_QUALIFIABLE]})
     locked.qualification_status = qualification_status
     locked.save(update_fields=["qualification_status", "updated_at"])
+    event_record_for(locked, event, actor=actor)
     return locked
 
 
 @transaction.atomic
-def lead_qualify(*, lead: Lead) -> Lead:
+def lead_qualify(*, lead: Lead, actor: User | None = None) -> Lead:
     """Mark a lead qualified; refused once converted (the row is locked so a concurrent
     conversion cannot slip in between the check and the write)."""
-    return _set_qualification(lead=lead, qualification_status=Lead.QualificationStatus.QUALIFIED)
+    return _set_qualification(
+        lead=lead,
+        qualification_status=Lead.QualificationStatus.QUALIFIED,
+        event="lead.qualified",
+        actor=actor,
+    )
 
 
 @transaction.atomic
-def lead_disqualify(*, lead: Lead) -> Lead:
+def lead_disqualify(*, lead: Lead, actor: User | None = None) -> Lead:
     """Mark a lead unqualified; refused once converted, under the same row lock as qualify."""
-    return _set_qualification(lead=lead, qualification_status=Lead.QualificationStatus.UNQUALIFIED)
+    return _set_qualification(
+        lead=lead,
+        qualification_status=Lead.QualificationStatus.UNQUALIFIED,
+        event="lead.disqualified",
+        actor=actor,
+    )
 
 
 @transaction.atomic
@@ -53,12 +65,11 @@ def lead_convert(
 ) -> Customer:
     """Turn a lead into a new customer of the same organization, exactly once.
 
-     The lead row is locked (`SELECT ... FOR UPDATE`) before `is_converted` is checked, so of two
-     concurrent conversions one creates the customer and the other waits, then sees the converted
-     lead and gets the 400. Customer creation and the lead update share one transaction
-    ; both carry the same `converted_at`. `assigned_to` must already be validated to
-     belong to the lead's organization; `converted_by` is the actor's first employee record
-     there (or null).
+    The lead row is locked (`SELECT ... FOR UPDATE`) before `is_converted` is checked, so of two
+    concurrent conversions one creates the customer and the other waits, then sees the converted
+    lead and gets the 400. Customer creation and the lead update share one transaction and carry
+    the same `converted_at`. `assigned_to` must already be validated to belong to the lead's
+    organization; `converted_by` is the actor's first employee record there (or null).
     """
     locked = _locked(lead)
     if locked.is_converted:
@@ -69,7 +80,9 @@ def lead_convert(
     ):
         raise InvalidInput({"non_field_errors": [DISQUALIFIED_NOT_CONVERTIBLE]})
     now = timezone.now()
-    customer = Customer.objects.create(
+    customer = record_create(
+        Customer,
+        actor=actor,
         organization_id=locked.organization_id,
         name=locked.name,
         company_name=locked.company,
@@ -105,6 +118,7 @@ def lead_convert(
             "updated_at",
         ]
     )
+    event_record_for(locked, "lead.converted", actor=actor, extra={"customer_id": customer.pk})
     return customer
 
 

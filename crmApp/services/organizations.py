@@ -21,6 +21,7 @@ from crmApp.models import (
 # From the vocabulary module, not the package: the package also holds the DRF permission
 # classes, and a service must not pull in the HTTP layer.
 from crmApp.permissions.table import SYSTEM_PERMISSIONS, SYSTEM_ROLES
+from crmApp.services.events import event_record_for
 
 
 def unique_slug(*, name: str, taken, max_length: int = 255) -> str:
@@ -183,15 +184,18 @@ def membership_add(
         .first()
     )
     if membership is None:
-        return UserOrganization.objects.create(
+        membership = UserOrganization.objects.create(
             user=user, organization=organization, is_owner=is_owner, is_active=is_active
         )
-    if membership.is_active:
+    elif membership.is_active:
         raise InvalidInput({"user_id": ["This user is already a member of the organization."]})
-    membership.is_active = is_active
-    membership.is_owner = is_owner
-    membership.left_at = None
-    membership.save(update_fields=["is_active", "is_owner", "left_at", "updated_at"])
+    else:
+        membership.is_active = is_active
+        membership.is_owner = is_owner
+        membership.left_at = None
+        membership.save(update_fields=["is_active", "is_owner", "left_at", "updated_at"])
+    if membership.is_active:
+        event_record_for(membership, "member.joined", actor=actor)
     return membership
 
 
@@ -247,7 +251,7 @@ def membership_remove(*, membership: UserOrganization, actor: User) -> UserOrgan
         raise InvalidInput({"user_id": ["This user is not an active member."]})
     if membership.is_owner:
         raise InvalidInput({"user_id": ["An organization owner cannot be removed."]})
-    return _end_membership(membership)
+    return _end_membership(membership, actor=actor)
 
 
 @transaction.atomic
@@ -262,15 +266,16 @@ def membership_leave(*, organization_id: int, user: User) -> UserOrganization:
     if membership is None:
         raise InvalidInput({"non_field_errors": ["You are not a member of this organization."]})
     _guard_last_owner(membership)
-    return _end_membership(membership)
+    return _end_membership(membership, actor=user)
 
 
-def _end_membership(membership: UserOrganization) -> UserOrganization:
+def _end_membership(membership: UserOrganization, *, actor: User) -> UserOrganization:
     _drop_roles(membership)
     membership.is_active = False
     membership.is_owner = False
     membership.left_at = timezone.now()
     membership.save(update_fields=["is_active", "is_owner", "left_at", "updated_at"])
+    event_record_for(membership, "member.removed", actor=actor)
     return membership
 
 

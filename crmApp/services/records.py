@@ -1,8 +1,10 @@
 """The plain create, update and delete of a tenant record, shared by the resources' services.
 
 Each resource's service (`customer_create`, `lead_update`, ...) is the public write path and
-names its entity; this module holds the steps they share, so that what every write does (and
-later, what it records) is written once. Callers pass validated, same-organization values.
+names its entity; this module holds the steps they share, so that what every write does is
+written once: the row change and, for models that declare an `EVENT_RESOURCE`, its domain event
+(`<resource>.created|updated|deleted`) in the same transaction. Callers pass validated,
+same-organization values.
 """
 
 from __future__ import annotations
@@ -12,14 +14,22 @@ from typing import Any, TypeVar
 from django.db.models import Model
 
 from crmApp.models import User
+from crmApp.services.events import event_record_for
 
 M = TypeVar("M", bound=Model)
+
+
+def _record_event(instance: Model, verb: str, *, actor: User | None) -> None:
+    resource = getattr(type(instance), "EVENT_RESOURCE", None)
+    if resource is not None:
+        event_record_for(instance, f"{resource}.{verb}", actor=actor)
 
 
 def record_create(model: type[M], *, actor: User | None, **fields: Any) -> M:
     """Insert one row of `model` with `fields`."""
     instance = model(**fields)
     instance.save()
+    _record_event(instance, "created", actor=actor)
     return instance
 
 
@@ -28,14 +38,23 @@ def record_update(instance: M, *, actor: User | None, **changes: Any) -> M:
     for name, value in changes.items():
         setattr(instance, name, value)
     instance.save()
+    _record_event(instance, "updated", actor=actor)
     return instance
 
 
 def record_delete(instance: Model, *, actor: User | None) -> None:
-    """Delete one row (and what cascades from it)."""
+    """Delete one row (and what cascades from it); its event keeps the last snapshot."""
+    _record_event(instance, "deleted", actor=actor)
     instance.delete()
 
 
 def records_delete(model: type[Model], *, ids: list[int], actor: User | None) -> int:
-    """Delete the rows of `model` with `ids` in one statement per table; the number deleted."""
-    return model._default_manager.filter(pk__in=ids).delete()[1].get(model._meta.label, 0)
+    """Delete the rows of `model` with `ids` in one statement per table; the number deleted.
+
+    Each row's `deleted` event is recorded first, from the row as it was.
+    """
+    rows = model._default_manager.filter(pk__in=ids)
+    if getattr(model, "EVENT_RESOURCE", None) is not None:
+        for row in rows.order_by("pk"):
+            _record_event(row, "deleted", actor=actor)
+    return rows.delete()[1].get(model._meta.label, 0)

@@ -49,7 +49,7 @@ class CustomerViewSet(BulkActionsMixin, OrganizationScopedViewSet):
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
         customer = services.customer_set_status(
-            customer=self.get_object(), status=ActiveStatus.ACTIVE
+            customer=self.get_object(), status=ActiveStatus.ACTIVE, actor=request.user
         )
         return Response(
             {"message": "Customer activated successfully.", "customer": self.detail_data(customer)}
@@ -59,7 +59,7 @@ class CustomerViewSet(BulkActionsMixin, OrganizationScopedViewSet):
     @action(detail=True, methods=["post"])
     def deactivate(self, request, pk=None):
         customer = services.customer_set_status(
-            customer=self.get_object(), status=ActiveStatus.INACTIVE
+            customer=self.get_object(), status=ActiveStatus.INACTIVE, actor=request.user
         )
         return Response(
             {

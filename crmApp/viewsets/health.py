@@ -1,4 +1,8 @@
-"""Liveness and readiness: the database (and the cache when a shared one is configured)."""
+"""Liveness and readiness: the database (and the cache when a shared one is configured).
+
+The broker is reported too, but does not make the answer a 503: the API keeps working without
+it (events wait in the outbox), so a load balancer must not take web nodes out for it.
+"""
 
 import uuid
 
@@ -47,6 +51,24 @@ def _check_cache() -> str:
     return "ok" if ok else "error: cache read back nothing"
 
 
+def _check_broker() -> str:
+    if not settings.BROKER_CONFIGURED:
+        return "skipped"
+    from kombu import Connection
+
+    timeout = settings.BROKER_CONNECT_TIMEOUT
+    try:
+        with Connection(
+            settings.CELERY_BROKER_URL,
+            connect_timeout=timeout,
+            transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+        ) as broker:
+            broker.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
 class HealthView(APIView):
     """200 when every configured dependency answers, else 503 naming what failed."""
 
@@ -66,6 +88,7 @@ class HealthView(APIView):
     def get(self, request):
         checks = {"database": _check_database(), "cache": _check_cache()}
         healthy = all(value in ("ok", "skipped") for value in checks.values())
+        checks["broker"] = _check_broker()
         return Response(
             {"status": "ok" if healthy else "error", "checks": checks},
             status=200 if healthy else 503,

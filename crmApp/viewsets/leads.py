@@ -68,13 +68,13 @@ class LeadViewSet(BulkActionsMixin, OrganizationScopedViewSet):
     @extend_schema(request=None, responses=LeadMessageSerializer)
     @action(detail=True, methods=["post"])
     def qualify(self, request, pk=None):
-        lead = services.lead_qualify(lead=self.get_object())
+        lead = services.lead_qualify(lead=self.get_object(), actor=request.user)
         return Response({"message": "Lead qualified successfully.", "lead": self.detail_data(lead)})
 
     @extend_schema(request=None, responses=LeadMessageSerializer)
     @action(detail=True, methods=["post"])
     def disqualify(self, request, pk=None):
-        lead = services.lead_disqualify(lead=self.get_object())
+        lead = services.lead_disqualify(lead=self.get_object(), actor=request.user)
         return Response({"message": "Lead disqualified.", "lead": self.detail_data(lead)})
 
     @extend_schema(request=LeadConvertSerializer, responses={201: LeadConvertedSerializer})

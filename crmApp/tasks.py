@@ -1,0 +1,70 @@
+"""Celery tasks and the one way to queue them.
+
+Every task is idempotent: the outbox tasks work from database rows whose state says what is left
+to do, so a task delivered twice (late acknowledgement, a sweep racing a nudge) does nothing the
+second time. Database hiccups are retried by Celery with exponential backoff and jitter;
+consumer failures are retried by the outbox itself (crmApp.services.outbox), per delivery.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db import DatabaseError, transaction
+
+from crmApp.services import outbox
+
+logger = logging.getLogger("crmApp.tasks")
+
+RETRYING = {
+    "autoretry_for": (DatabaseError,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+
+def queue_name(kind: str) -> str:
+    """The broker queue of a kind of work (default, email, webhooks, imports)."""
+    if kind not in settings.TASK_QUEUES:
+        raise ValueError(f"unknown queue {kind!r}")
+    return f"{settings.TASK_QUEUE_PREFIX}{kind}"
+
+
+def publish(task, *args, queue: str = "default", **options) -> bool:
+    """Send `task` now. A broker error is logged and reported as False, never raised: the
+    work it stood for is recorded in the database and swept up later."""
+    try:
+        task.apply_async(args=args, queue=queue_name(queue), **options)
+    except Exception:  # noqa: BLE001 - a broker outage must not fail the caller
+        logger.warning("could not publish %s to %s", task.name, queue, exc_info=True)
+        return False
+    return True
+
+
+def enqueue(task, *args, queue: str = "default", **options) -> None:
+    """Queue `task` once the current transaction commits (at once outside one).
+
+    Without a broker, Celery's eager mode runs it in-process at that moment, so both modes take
+    this same path and a rolled-back transaction queues nothing.
+    """
+    transaction.on_commit(lambda: publish(task, *args, queue=queue, **options), robust=True)
+
+
+def _deliver(delivery_id: int, queue: str) -> None:
+    publish(outbox_deliver, delivery_id, queue=queue)
+
+
+@shared_task(name="crmApp.tasks.outbox_dispatch", **RETRYING)
+def outbox_dispatch() -> int:
+    """Fan out pending events and hand due deliveries to their queues (nudge and beat sweep)."""
+    return outbox.outbox_dispatch(deliver=_deliver)
+
+
+@shared_task(name="crmApp.tasks.outbox_deliver", **RETRYING)
+def outbox_deliver(delivery_id: int) -> str:
+    """Run one (event, consumer) delivery; a no-op unless it is still pending."""
+    return outbox.delivery_run(delivery_id=delivery_id)
