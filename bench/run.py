@@ -501,6 +501,13 @@ def main() -> None:
     parser.add_argument("--without-indexes", action="store_true", help="drop 0002's indexes")
     parser.add_argument("--results", default=str(BENCH / "RESULTS.md"))
     parser.add_argument("--seed-only", action="store_true", help="prepare the databases, stop")
+    parser.add_argument(
+        "--broker",
+        default="redis://127.0.0.1:6379/14",
+        help="CELERY_BROKER_URL of the served app, as in production; '' runs tasks in the "
+        "request's process after the commit (the zero-setup mode), which adds the outbox "
+        "dispatch's queries to every write",
+    )
     args = parser.parse_args()
 
     if shutil.which("wrk") is None:
@@ -525,11 +532,13 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
         "HOST": "127.0.0.1",
         "PORT": str(args.port),
+        "CELERY_BROKER_URL": args.broker,
     }
     settings_note = (
         f"CONN_MAX_AGE={args.conn_max_age}, "
         + ("exact COUNT(*) per page" if args.exact_count else "capped/cached count")
         + (", without 0002 indexes" if args.without_indexes else ", with 0002 indexes")
+        + (f", tasks published to {args.broker}" if args.broker else ", tasks run in-process")
     )
     for scale in [s.strip() for s in args.scales.split(",") if s.strip()]:
         scale_started = time.perf_counter()
@@ -599,6 +608,20 @@ def main() -> None:
         write_results(Path(args.results))
         if args.without_indexes:
             set_search_indexes(database, present=True)
+        purge_broker(args.broker)
+
+
+def purge_broker(url: str) -> None:
+    """Drop the task messages the scenarios queued: no worker runs during a benchmark, and the
+    broker database is the benchmark's own."""
+    if not url.startswith("redis://"):
+        return
+    import redis
+
+    try:
+        redis.Redis.from_url(url).flushdb()
+    except redis.RedisError as exc:
+        log(f"could not purge the broker {url}: {exc}")
 
 
 if __name__ == "__main__":
