@@ -221,6 +221,11 @@ REST_FRAMEWORK = {
         "auth": env.str("THROTTLE_AUTH_RATE", default="20/min"),
         "organization_create": env.str("THROTTLE_ORGANIZATION_CREATE_RATE", default="10/hour"),
         "health": env.str("THROTTLE_HEALTH_RATE", default="60/min"),
+        # Mail-sending routes: per caller for the verification resend, per client address and
+        # per email key for password reset (crmApp.throttling).
+        "verify_email_resend": env.str("THROTTLE_VERIFY_EMAIL_RESEND_RATE", default="3/hour"),
+        "password_reset": env.str("THROTTLE_PASSWORD_RESET_RATE", default="10/hour"),
+        "password_reset_email": env.str("THROTTLE_PASSWORD_RESET_EMAIL_RATE", default="3/hour"),
     },
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -250,6 +255,17 @@ ADMIN_URL = (env.str("ADMIN_URL", default="admin/").strip("/") or "admin") + "/"
 # Organizations one user may belong to at once, counting every active membership (owned or
 # joined); creating one more is a 400 (crmApp.services.organizations).
 MAX_ORGANIZATIONS_PER_USER = env.int("MAX_ORGANIZATIONS_PER_USER", default=20)
+
+# Account emails (crmApp.services.accounts, crmApp.services.invitations): each link is
+# FRONTEND_URL + its path + "?token=...", a page of the client application that posts the token
+# to the API. Lifetimes of the emailed tokens.
+FRONTEND_URL = env.str("FRONTEND_URL", default="http://localhost:5173").rstrip("/")
+FRONTEND_VERIFY_EMAIL_PATH = env.str("FRONTEND_VERIFY_EMAIL_PATH", default="/verify-email")
+FRONTEND_PASSWORD_RESET_PATH = env.str("FRONTEND_PASSWORD_RESET_PATH", default="/reset-password")
+FRONTEND_INVITATION_PATH = env.str("FRONTEND_INVITATION_PATH", default="/accept-invitation")
+EMAIL_VERIFICATION_TTL_HOURS = env.int("EMAIL_VERIFICATION_TTL_HOURS", default=48)
+INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
+PASSWORD_RESET_TTL_MINUTES = env.int("PASSWORD_RESET_TTL_MINUTES", default=60)
 
 # List counts (crmApp.pagination): exact up to this many rows; above it, cached for a while.
 # 0 = an exact COUNT(*) on every page.

@@ -118,6 +118,14 @@ class UserSessionAdmin(admin.ModelAdmin):
 
 
 admin.site.register(models.PasswordResetToken, raw_id_fields=("user",))
+
+
+@admin.register(models.Invitation)
+class InvitationAdmin(OrganizationOwnedAdmin):
+    raw_id_fields = ("organization", "role", "invited_by", "accepted_by")
+    readonly_fields = ("token_hash",)
+
+
 admin.site.register(models.EmailVerificationToken, raw_id_fields=("user",))
 
 

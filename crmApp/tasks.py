@@ -68,3 +68,28 @@ def outbox_dispatch() -> int:
 def outbox_deliver(delivery_id: int) -> str:
     """Run one (event, consumer) delivery; a no-op unless it is still pending."""
     return outbox.delivery_run(delivery_id=delivery_id)
+
+
+@shared_task(
+    name="crmApp.tasks.account_email_send",
+    **{**RETRYING, "autoretry_for": (DatabaseError, OSError)},
+)
+def account_email_send(kind: str, object_id: int) -> str:
+    """Mint and mail one account token (verification, password reset, invitation).
+
+    Runs on the `email` queue. A failed send (SMTP errors are OSErrors) rolls back the token it
+    minted and is retried with backoff; each retry mints a fresh one. Unknown kinds are ignored.
+    """
+    from crmApp.services import accounts, invitations
+
+    senders = {
+        "verify_email": lambda: accounts.verification_email_send(user_id=object_id),
+        "password_reset": lambda: accounts.password_reset_email_send(user_id=object_id),
+        "invitation": lambda: invitations.invitation_email_send(invitation_id=object_id),
+    }
+    sender = senders.get(kind)
+    if sender is None:
+        logger.warning("unknown account email kind %r", kind)
+        return "skipped"
+    sender()
+    return "sent"

@@ -9,11 +9,13 @@ estimate assumes the previous window's requests were spread evenly; a refused re
 counted, as in DRF.
 """
 
+import hashlib
 import logging
 
 from rest_framework import throttling
 
 from crmApp.addresses import client_address
+from crmApp.identity import identity_key
 
 logger = logging.getLogger("crmApp.throttling")
 
@@ -83,3 +85,18 @@ class AuthRateThrottle(throttling.ScopedRateThrottle, SlidingWindowRateThrottle)
     """A tighter shared limit for login, registration, refresh and password change."""
 
     scope_attr = "throttle_scope"
+
+
+class PasswordResetEmailThrottle(SlidingWindowRateThrottle):
+    """Password-reset requests per email address (its identity key, hashed), from any client
+    address: many addresses cannot flood one mailbox. Counted whether or not an account uses the
+    address, so a 429 says nothing about accounts."""
+
+    scope = "password_reset_email"
+
+    def get_cache_key(self, request, view):
+        email = request.data.get("email") if hasattr(request.data, "get") else None
+        if not isinstance(email, str) or not email.strip():
+            return None
+        digest = hashlib.sha256(identity_key(email).encode()).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": digest}

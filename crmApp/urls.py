@@ -7,6 +7,7 @@ from crmApp.viewsets import (
     deals,
     employees,
     events,
+    invitations,
     leads,
     organizations,
     pipelines,
@@ -32,6 +33,7 @@ router.register("pipelines", pipelines.PipelineViewSet, basename="pipeline")
 router.register("pipeline-stages", pipelines.PipelineStageViewSet, basename="pipeline-stage")
 router.register("deals", deals.DealViewSet, basename="deal")
 router.register("events", events.EventViewSet, basename="event")
+router.register("invitations", invitations.InvitationViewSet, basename="invitation")
 
 urlpatterns = [
     path("health/", HealthView.as_view(), name="health"),
@@ -40,6 +42,22 @@ urlpatterns = [
     path("auth/refresh/", auth.RefreshView.as_view(), name="token-refresh"),
     path("auth/token/refresh/", auth.RefreshView.as_view(), name="token-refresh-alias"),
     path("auth/change-password/", auth.ChangePasswordView.as_view(), name="change-password"),
+    path("auth/verify-email/", auth.VerifyEmailView.as_view(), name="verify-email"),
+    path(
+        "auth/verify-email/resend/",
+        auth.VerifyEmailResendView.as_view(),
+        name="verify-email-resend",
+    ),
+    path("auth/password-reset/", auth.PasswordResetView.as_view(), name="password-reset"),
+    path(
+        "auth/password-reset/confirm/",
+        auth.PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    # Before the router's `invitations/<pk>/`, which would otherwise take "accept" as an id.
+    path(
+        "invitations/accept/", invitations.InvitationAcceptView.as_view(), name="invitation-accept"
+    ),
     *reports.report_urls(),
     *router.urls,
 ]

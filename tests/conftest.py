@@ -4,6 +4,7 @@ Clients authenticate with real JWTs minted by the login service, so revocation a
 permission table are exercised exactly as in production.
 """
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -125,3 +126,20 @@ def is_postgres() -> bool:
 
 def membership(user: User, organization: Organization) -> UserOrganization:
     return UserOrganization.objects.get(user=user, organization=organization)
+
+
+def make_colleague(member: Member, **user_fields) -> User:
+    """A verified account that shares another active organization with `member`: the only
+    kind of account `member` may add to an organization by id."""
+    user = UserFactory(**user_fields)
+    shared = OrganizationFactory()
+    MembershipFactory(user=member.user, organization=shared)
+    MembershipFactory(user=user, organization=shared)
+    return user
+
+
+def token_from(message) -> str:
+    """The token of the link in an account email (`...?token=<token>`)."""
+    match = re.search(r"\?token=([A-Za-z0-9_\-]+)", message.body)
+    assert match is not None, message.body
+    return match.group(1)

@@ -19,7 +19,7 @@ from crmApp.services.events import event_record, event_record_for, snapshot_of
 from crmApp.services.leads import lead_qualify
 from crmApp.services.mail import email_render
 from crmApp.tasks import outbox_deliver, outbox_dispatch
-from tests.conftest import make_member
+from tests.conftest import make_colleague, make_member
 from tests.events_support import Recorder, celery_broker, free_port
 from tests.factories import CustomerFactory, DealFactory, LeadFactory, UserFactory
 
@@ -82,7 +82,7 @@ def test_deal_transitions_record_their_type(owner, org, action, expected):
 
 
 def test_member_add_and_remove_record_joined_and_removed(owner, org):
-    user = UserFactory()
+    user = make_colleague(owner)
 
     added = owner.client.post(f"/api/organizations/{org.pk}/add_member/", {"user_id": user.pk})
     removed = owner.client.post(f"/api/organizations/{org.pk}/remove_member/", {"user_id": user.pk})
@@ -306,7 +306,7 @@ def test_health_reports_the_broker(api_client, settings):
 
 
 def test_member_joined_sends_one_email(owner, org, django_capture_on_commit_callbacks):
-    user = UserFactory(first_name="Ada")
+    user = make_colleague(owner, first_name="Ada")
 
     with django_capture_on_commit_callbacks(execute=True):
         response = owner.client.post(
@@ -359,7 +359,7 @@ def test_member_joined_email_reaches_a_real_smtp_server(
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
         settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
         settings.EMAIL_USE_TLS = False
-        user = UserFactory()
+        user = make_colleague(owner)
         with django_capture_on_commit_callbacks(execute=True):
             response = owner.client.post(
                 f"/api/organizations/{org.pk}/add_member/", {"user_id": user.pk}

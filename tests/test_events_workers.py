@@ -21,8 +21,8 @@ from django.db import connection
 
 from crmApp.models import Event, EventDelivery
 from crmApp.tasks import outbox_deliver, outbox_dispatch, publish
+from tests.conftest import make_colleague
 from tests.events_support import celery_broker, redis_up
-from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -135,7 +135,7 @@ def test_two_workers_deliver_an_api_event_exactly_once(
     workers, broker_url, run_id, owner, org, settings
 ):
     settings.TASK_QUEUE_PREFIX = run_id
-    user = UserFactory()
+    user = make_colleague(owner)
 
     with celery_broker(broker_url):
         response = owner.client.post(

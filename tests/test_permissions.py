@@ -13,7 +13,6 @@ import pytest
 from crmApp.models import Deal, Permission, Role, UserOrganization
 from crmApp.permissions import PERMISSION_TABLE, SELF_SERVICE, SYSTEM_ROLES, Access
 from tests.conftest import make_member
-from tests.factories import UserFactory
 from tests.routes import api_routes
 from tests.world import World, build_world, database_snapshot
 
@@ -150,13 +149,14 @@ SPECIAL_CALLS = {
         world.organization.pk,
         {"user_id": world.member.user.pk},
     ),
+    # Adding by email invites (anyone's address); adding by id needs a shared organization.
     ("organization", "add_member"): lambda world: (
         world.organization.pk,
-        {"user_id": UserFactory().pk},
+        {"email": "new.member@example.com"},
     ),
     ("user-organization", "create"): lambda world: (
         None,
-        {"organization_id": world.organization.pk, "user_id": UserFactory().pk},
+        {"organization_id": world.organization.pk, "email": "new.member@example.com"},
     ),
     ("user-role", "create"): _user_role_create,
     ("role", "assign_permission"): _role_permission,

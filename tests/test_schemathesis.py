@@ -23,6 +23,7 @@ Examples per operation: `FUZZ_EXAMPLES` (default 8, derandomized, so CI is repro
 
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 import schemathesis
@@ -30,6 +31,7 @@ from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, transaction
 from django.test import override_settings
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
@@ -40,7 +42,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from crmAdmin.wsgi import application
-from crmApp.models import Permission, Role, UserRole, UserSession
+from crmApp.models import Invitation, Permission, Role, UserRole, UserSession
 from tests.conftest import Member, make_member
 from tests.factories import (
     DEFAULT_PASSWORD,
@@ -48,6 +50,7 @@ from tests.factories import (
     DealFactory,
     EmployeeFactory,
     LeadFactory,
+    MembershipFactory,
     OrganizationFactory,
     PipelineStageFactory,
     UserFactory,
@@ -88,7 +91,17 @@ def seed_world() -> World:
     owner = make_member(organization, owner=True)
     make_member(organization, owner=True)  # so that the owner may leave
     colleague = make_member(organization, role="sales")
-    stranger = UserFactory()  # not a member yet: can be added
+    # Verified, not a member yet, and a colleague from another organization: addable by id.
+    stranger = UserFactory()
+    shared = OrganizationFactory(name="Shared Org")
+    MembershipFactory(user=owner.user, organization=shared)
+    MembershipFactory(user=stranger, organization=shared)
+    invitation = Invitation.objects.create(
+        organization=organization,
+        email="invitee@example.com",
+        invited_by=owner.user,
+        expires_at=timezone.now() + timedelta(days=7),
+    )
     manager = EmployeeFactory(organization=organization)
     employee = EmployeeFactory(organization=organization, manager=manager)
     vendor = VendorFactory(organization=organization)
@@ -117,6 +130,7 @@ def seed_world() -> World:
             "auth/refresh-tokens": session.pk,
             "organizations": organization.pk,
             "user-organizations": membership.pk,
+            "invitations": invitation.pk,
             "permissions": permission.pk,
             "roles": role.pk,
             "user-roles": user_role.pk,

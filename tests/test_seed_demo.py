@@ -125,6 +125,11 @@ def test_role_accounts_get_their_system_roles(seeded):
     ]
 
 
+def test_demo_accounts_are_verified_and_their_memberships_exist(seeded):
+    assert not User.objects.filter(email_verified_at__isnull=True).exists()
+    assert UserOrganization.objects.filter(is_active=True).count() == 6
+
+
 def test_records_are_consistent(seeded):
     for organization in Organization.objects.all():
         pipelines = Pipeline.objects.filter(organization=organization)

@@ -1,8 +1,10 @@
 """A populated organization: one row of every kind, for route-walking tests."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.apps import apps
+from django.utils import timezone
 
 from crmApp.models import (
     Customer,
@@ -10,6 +12,7 @@ from crmApp.models import (
     DealStageHistory,
     Employee,
     Event,
+    Invitation,
     Lead,
     Organization,
     Permission,
@@ -47,6 +50,7 @@ class World:
     user_role: UserRole
     session: UserSession
     event: Event
+    invitation: Invitation
 
     def object_for(self, basename: str):
         return {
@@ -66,6 +70,7 @@ class World:
             "deal": self.deal,
             "report": None,  # reports are collection routes only
             "event": self.event,
+            "invitation": self.invitation,
         }[basename]
 
 
@@ -132,6 +137,13 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
     RolePermission.objects.create(role=role, permission=permission)
     user_role = UserRole.objects.create(user=member.user, role=role, organization=organization)
     event = event_record_for(customer, "customer.created", actor=owner.user)
+    invitation = Invitation.objects.create(
+        organization=organization,
+        email=f"invitee.{marker}@example.com",
+        role=role,
+        invited_by=owner.user,
+        expires_at=timezone.now() + timedelta(days=7),
+    )
     return World(
         organization=organization,
         owner=owner,
@@ -151,6 +163,7 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
         user_role=user_role,
         session=UserSession.objects.filter(user=owner.user).first(),
         event=event,
+        invitation=invitation,
     )
 
 

@@ -1,5 +1,7 @@
+import django_filters
+
 from crmApp.filters.base import IdFilter, StrictBooleanFilter, StrictFilterSet
-from crmApp.models import UserOrganization
+from crmApp.models import Invitation, UserOrganization
 
 
 class MembershipFilterSet(StrictFilterSet):
@@ -12,3 +14,14 @@ class MembershipFilterSet(StrictFilterSet):
     class Meta:
         model = UserOrganization
         fields = ["user", "is_active", "is_owner"]
+
+
+class InvitationFilterSet(StrictFilterSet):
+    """`invitations/?status=` (stored status: pending, accepted, revoked; an expired invitation
+    is a pending one past `expires_at`)."""
+
+    status = django_filters.ChoiceFilter(choices=Invitation.Status.choices)
+
+    class Meta:
+        model = Invitation
+        fields = ["status"]

@@ -3,6 +3,7 @@ from crmApp.models.customers import Customer
 from crmApp.models.deals import Deal, DealStageHistory
 from crmApp.models.employees import Employee
 from crmApp.models.events import Event, EventDelivery
+from crmApp.models.invitations import Invitation
 from crmApp.models.leads import Lead
 from crmApp.models.organizations import Organization, UserOrganization
 from crmApp.models.pipelines import Pipeline, PipelineStage
@@ -19,6 +20,7 @@ __all__ = [
     "Employee",
     "Event",
     "EventDelivery",
+    "Invitation",
     "Lead",
     "Organization",
     "PasswordResetToken",

@@ -25,7 +25,7 @@ EVENT_VERBS: dict[str, tuple[str, ...]] = {
     ),
     "employee": ("created", "updated", "deleted"),
     "vendor": ("created", "updated", "deleted"),
-    "member": ("joined", "removed"),
+    "member": ("invited", "joined", "removed"),
 }
 EVENT_RESOURCES: tuple[str, ...] = tuple(EVENT_VERBS)
 EVENT_TYPES: tuple[str, ...] = tuple(

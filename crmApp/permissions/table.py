@@ -130,6 +130,10 @@ PERMISSION_TABLE: dict[str, dict[str, tuple[Perm, ...]]] = {
         (("reports", "view"),),
     ),
     "event": {"list": (("events", "view"),), "retrieve": (("events", "view"),)},
+    # Invitations name people outside the organization: managing members, not reading them.
+    "invitation": dict.fromkeys(
+        ("list", "retrieve", "resend", "revoke"), (("organizations", "manage"),)
+    ),
 }
 
 _CRM = ("employees", "vendors", "customers", "leads", "deals", "pipelines")

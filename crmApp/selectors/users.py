@@ -2,7 +2,7 @@
 
 from collections.abc import Collection
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, Q, QuerySet
 
 from crmApp.identity import identity_key
 from crmApp.models import User, UserOrganization, UserSession
@@ -25,6 +25,24 @@ def username_taken(*, username: str, exclude_pk: int | None = None) -> bool:
     if exclude_pk is not None:
         taken = taken.exclude(pk=exclude_pk)
     return taken.exists()
+
+
+def user_addable_by(*, user_id: int, actor_id: int) -> User | None:
+    """The account `actor_id` may add by id: active, verified, and already sharing an active
+    organization with the actor. Any other id (missing, unverified, a stranger) is None, so a
+    caller cannot tell a stranger's account from a missing one or pull strangers in by id.
+    """
+    actor_orgs = UserOrganization.objects.filter(user_id=actor_id, is_active=True).values(
+        "organization_id"
+    )
+    shared = UserOrganization.objects.filter(
+        user_id=user_id, is_active=True, organization_id__in=actor_orgs
+    )
+    return (
+        User.objects.filter(pk=user_id, is_active=True, email_verified_at__isnull=False)
+        .filter(Exists(shared))
+        .first()
+    )
 
 
 def users_visible_to(*, user: User, organization_ids: Collection[int]) -> QuerySet[User]:

@@ -1,7 +1,8 @@
 from rest_framework import serializers
 
-from crmApp.models import Organization, User, UserOrganization
-from crmApp.selectors.users import user_by_email
+from crmApp.identity import DOMAIN_REFUSED, email_domain_refused, normalise_spelling
+from crmApp.models import Organization, Role, UserOrganization
+from crmApp.selectors.users import user_addable_by
 from crmApp.serializers.base import (
     BoundedModelSerializer,
     CachedFieldsModelSerializer,
@@ -12,7 +13,6 @@ from crmApp.serializers.users import UserSerializer
 
 MAX_ID = 2**63 - 1
 DOES_NOT_EXIST = 'Invalid pk "{pk}" - object does not exist.'
-UNKNOWN_EMAIL = "No user with this email address."
 
 
 class OrganizationSerializer(BoundedModelSerializer):
@@ -104,27 +104,64 @@ class MemberUserField(serializers.IntegerField):
         super().__init__(**kwargs)
 
 
+OWNERSHIP_ON_ADD = (
+    "Ownership cannot be granted when adding a member; an owner grants it by updating the "
+    "membership."
+)
+ONE_OF = "Give either user_id or email, not both."
+
+
 class AddMemberSerializer(serializers.Serializer):
-    """`add_member` body: the user by `user_id` or `email`, and the membership flags."""
+    """`add_member` body: who (`email` invites, `user_id` adds directly), an optional role of the
+    organization, and the membership flags.
+
+    `user_id` finds only an active, verified account that already shares an active organization
+    with the caller; any other id reads exactly like a missing one. `email` is never looked up:
+    it becomes an invitation. Nobody becomes an owner through an add (`is_owner: true` is a 400).
+    The context carries the caller's id (`actor_id`) and, for `add_member`, the organization.
+    """
 
     user_id = MemberUserField()
     email = serializers.EmailField(required=False, max_length=255)
+    role_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     is_owner = serializers.BooleanField(default=False)
     is_active = serializers.BooleanField(default=True)
+
+    def validate_email(self, value: str) -> str:
+        value = normalise_spelling(value)
+        if email_domain_refused(value):
+            raise serializers.ValidationError(DOMAIN_REFUSED)
+        return value
+
+    def validate_is_owner(self, value: bool) -> bool:
+        if value:
+            raise serializers.ValidationError(OWNERSHIP_ON_ADD)
+        return value
+
+    def organization_for_role(self, attrs) -> int | None:
+        return self.context.get("organization_id")
 
     def validate(self, attrs):
         user_id, email = attrs.get("user_id"), attrs.get("email")
         if user_id is None and not email:
             raise serializers.ValidationError({"user_id": ["This field is required."]})
+        if user_id is not None and email:
+            raise serializers.ValidationError({"non_field_errors": [ONE_OF]})
+        attrs["user"] = None
         if user_id is not None:
-            user = User.objects.filter(pk=user_id, is_active=True).first()
+            user = user_addable_by(user_id=user_id, actor_id=self.context["actor_id"])
             if user is None:
                 raise serializers.ValidationError({"user_id": [DOES_NOT_EXIST.format(pk=user_id)]})
-        else:
-            user = user_by_email(email=email, active_only=True)
-            if user is None:
-                raise serializers.ValidationError({"email": [UNKNOWN_EMAIL]})
-        attrs["user"] = user
+            attrs["user"] = user
+        attrs["role"] = None
+        role_id = attrs.pop("role_id", None)
+        if role_id is not None:
+            role = Role.objects.filter(
+                pk=role_id, organization_id=self.organization_for_role(attrs), is_active=True
+            ).first()
+            if role is None:
+                raise serializers.ValidationError({"role_id": [DOES_NOT_EXIST.format(pk=role_id)]})
+            attrs["role"] = role
         return attrs
 
 
@@ -141,6 +178,9 @@ class MembershipCreateSerializer(AddMemberSerializer):
         if value not in self.context["member_org_ids"]:
             raise serializers.ValidationError(DOES_NOT_EXIST.format(pk=value))
         return value
+
+    def organization_for_role(self, attrs) -> int | None:
+        return attrs.get("organization_id")
 
 
 class MembershipUpdateSerializer(serializers.Serializer):

@@ -18,6 +18,7 @@ from rest_framework_simplejwt.tokens import RefreshToken, Token
 
 from crmApp.identity import identity_key
 from crmApp.models import User, UserSession
+from crmApp.services.accounts import email_verification_request
 
 logger = logging.getLogger("crmApp.auth")
 
@@ -280,8 +281,11 @@ def login_succeeded(*, email: str, address: str | None) -> None:
 
 @transaction.atomic
 def user_register(*, email: str, username: str, password: str, **profile) -> User:
-    """Create an account (the form has checked the password and that email and name are free)."""
-    return User.objects.create_user(email=email, username=username, password=password, **profile)
+    """Create an account (the form has checked the password and that email and name are free)
+    and mail it a verification link once the account is committed."""
+    user = User.objects.create_user(email=email, username=username, password=password, **profile)
+    email_verification_request(user=user)
+    return user
 
 
 @transaction.atomic

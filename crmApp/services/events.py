@@ -21,7 +21,7 @@ from crmApp.models.events import EVENT_TYPES
 
 _KNOWN_TYPES = frozenset(EVENT_TYPES)
 #: Fields never copied into a snapshot (events are readable by every holder of events:view).
-SECRET_FIELDS = frozenset({"password"})
+SECRET_FIELDS = frozenset({"password", "token", "token_hash"})
 
 
 def snapshot_of(instance: models.Model) -> dict[str, Any]:

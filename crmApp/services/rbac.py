@@ -208,6 +208,12 @@ def _role_grants(role: Role) -> list[Permission]:
     return list(Permission.objects.filter(role_permissions__role=role))
 
 
+def role_grant_check(*, access: Access | None, role: Role) -> None:
+    """Refuse (403) handing `role` to anyone unless the caller holds every permission it
+    carries: the rule of role assignment, also applied to a role chosen for an invitation."""
+    _check_holds(access, role.organization_id, _role_grants(role))
+
+
 @transaction.atomic
 def user_role_create(
     *, actor: User | None, organization: Organization, access: Access | None, **fields: Any

@@ -14,6 +14,11 @@ from crmApp.authentication import login_retry_after
 from crmApp.models import User, UserSession
 from crmApp.permissions import get_access
 from crmApp.selectors.users import sessions_of, users_visible_to
+from crmApp.serializers.invitations import (
+    EmailSerializer,
+    PasswordResetConfirmSerializer,
+    TokenSerializer,
+)
 from crmApp.serializers.schema import (
     LoginResponseSerializer,
     MessageSerializer,
@@ -29,8 +34,14 @@ from crmApp.serializers.users import (
     SessionSerializer,
     UserSerializer,
 )
+from crmApp.services import accounts as accounts_service
 from crmApp.services import auth as auth_service
-from crmApp.throttling import AnonRateThrottle, AuthRateThrottle, UserRateThrottle
+from crmApp.throttling import (
+    AnonRateThrottle,
+    AuthRateThrottle,
+    PasswordResetEmailThrottle,
+    UserRateThrottle,
+)
 from crmApp.viewsets.base import AtomicWritesMixin
 
 INVALID_CREDENTIALS = "Unable to log in with provided credentials."
@@ -119,6 +130,79 @@ class ChangePasswordView(APIView):
             device_info=client_device(request),
         )
         return Response({"message": "Password changed successfully.", "tokens": tokens.as_dict()})
+
+
+ACCEPTED_FOR_DELIVERY = {"message": "If the address has an account, a link has been sent."}
+
+
+class VerifyEmailView(AtomicWritesMixin, APIView):
+    """Confirm the account's address with the emailed token (the token alone proves it)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [AuthRateThrottle, AnonRateThrottle]
+    throttle_scope = "auth"
+    serializer_class = TokenSerializer
+
+    @extend_schema(request=TokenSerializer, responses=MessageSerializer)
+    def post(self, request):
+        serializer = TokenSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        accounts_service.email_verify(raw_token=serializer.validated_data["token"])
+        return Response({"message": "Email address verified."})
+
+
+class VerifyEmailResendView(AtomicWritesMixin, APIView):
+    """Mail the caller a new verification link; 202 whether or not one was due."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [AuthRateThrottle]
+    throttle_scope = "verify_email_resend"
+
+    @extend_schema(request=None, responses={202: MessageSerializer})
+    def post(self, request):
+        accounts_service.email_verification_request(user=request.user)
+        return Response(
+            {"message": "If the address still needs verifying, a link has been sent."},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class PasswordResetView(AtomicWritesMixin, APIView):
+    """Ask for a reset link: always 202 with the same body; mail only for an active account."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [AuthRateThrottle, PasswordResetEmailThrottle]
+    throttle_scope = "password_reset"
+    serializer_class = EmailSerializer
+
+    @extend_schema(request=EmailSerializer, responses={202: MessageSerializer})
+    def post(self, request):
+        serializer = EmailSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        accounts_service.password_reset_request(email=serializer.validated_data["email"])
+        return Response(ACCEPTED_FOR_DELIVERY, status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmView(AtomicWritesMixin, APIView):
+    """Set a new password with the emailed token; every session of the account ends."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [AuthRateThrottle, AnonRateThrottle]
+    throttle_scope = "auth"
+    serializer_class = PasswordResetConfirmSerializer
+
+    @extend_schema(request=PasswordResetConfirmSerializer, responses=MessageSerializer)
+    def post(self, request):
+        serializer = PasswordResetConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        accounts_service.password_reset_confirm(
+            raw_token=serializer.validated_data["token"],
+            new_password=serializer.validated_data["new_password"],
+        )
+        return Response({"message": "Password has been reset; log in with the new password."})
 
 
 @extend_schema_view(

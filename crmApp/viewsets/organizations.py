@@ -7,16 +7,17 @@ organization is read-only (the base refuses writes), except for what its owner n
 finish it: reactivating it and deleting it. Leaving is always possible.
 """
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from crmApp.filters.organizations import MembershipFilterSet
-from crmApp.models import UserOrganization
+from crmApp.models import Invitation, UserOrganization
 from crmApp.permissions.classes import OrganizationOwnerRules
 from crmApp.selectors.organizations import MembershipSelector, OrganizationSelector
+from crmApp.serializers.invitations import InvitationSerializer
 from crmApp.serializers.organizations import (
     AddMemberSerializer,
     MembershipCreateSerializer,
@@ -28,11 +29,44 @@ from crmApp.serializers.organizations import (
     RemoveMemberSerializer,
 )
 from crmApp.serializers.schema import MessageSerializer
+from crmApp.services import invitations as invitation_service
 from crmApp.services import organizations as organization_service
 from crmApp.throttling import AuthRateThrottle
 from crmApp.viewsets.base import OrganizationScopedMixin
 
 NOT_A_MEMBER = "This user is not an active member."
+
+#: Adding by `user_id` answers the membership; adding by `email` answers the invitation.
+ADD_MEMBER_ANSWER = PolymorphicProxySerializer(
+    component_name="AddMemberAnswer",
+    serializers=[MembershipSerializer, InvitationSerializer],
+    resource_type_field_name=None,
+)
+
+
+def add_or_invite(*, organization_id: int, request, access, data) -> UserOrganization | Invitation:
+    """An email becomes an invitation (same answer whether or not an account uses it); a
+    `user_id` the form resolved (a verified colleague) becomes a membership at once."""
+    if data["user"] is None:
+        return invitation_service.invitation_create(
+            organization_id=organization_id,
+            actor=request.user,
+            access=access,
+            email=data["email"],
+            role=data["role"],
+        )
+    membership = organization_service.membership_add(
+        organization_id=organization_id,
+        actor=request.user,
+        user=data["user"],
+        is_owner=False,
+        is_active=data["is_active"],
+    )
+    if data["role"] is not None:
+        invitation_service.member_role_grant(
+            membership=membership, role=data["role"], actor=request.user, access=access
+        )
+    return membership
 
 
 class OrganizationCreateRateThrottle(AuthRateThrottle):
@@ -132,21 +166,24 @@ class OrganizationViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
         memberships = self.selector.members(organization)
         return Response(MembershipSerializer(memberships, many=True).data)
 
-    @extend_schema(request=AddMemberSerializer, responses={201: MembershipSerializer})
+    @extend_schema(request=AddMemberSerializer, responses={201: ADD_MEMBER_ANSWER})
     @action(detail=True, methods=["post"])
     def add_member(self, request, pk=None):
         organization = self.get_object()
-        serializer = AddMemberSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        membership = organization_service.membership_add(
-            organization_id=organization.pk,
-            actor=request.user,
-            user=data["user"],
-            is_owner=data["is_owner"],
-            is_active=data["is_active"],
+        serializer = AddMemberSerializer(
+            data=request.data,
+            context={"actor_id": request.user.pk, "organization_id": organization.pk},
         )
-        return Response(self._membership_data(membership), status=status.HTTP_201_CREATED)
+        serializer.is_valid(raise_exception=True)
+        added = add_or_invite(
+            organization_id=organization.pk,
+            request=request,
+            access=self.access,
+            data=serializer.validated_data,
+        )
+        if isinstance(added, Invitation):
+            return Response(InvitationSerializer(added).data, status=status.HTTP_201_CREATED)
+        return Response(self._membership_data(added), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=RemoveMemberSerializer, responses=MessageSerializer)
     @action(detail=True, methods=["post"])
@@ -174,7 +211,7 @@ class OrganizationViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
 
 
 @extend_schema_view(
-    create=extend_schema(request=MembershipCreateSerializer, responses={201: MembershipSerializer}),
+    create=extend_schema(request=MembershipCreateSerializer, responses={201: ADD_MEMBER_ANSWER}),
     update=extend_schema(request=MembershipUpdateSerializer, responses=MembershipSerializer),
     partial_update=extend_schema(
         request=MembershipUpdateSerializer, responses=MembershipSerializer
@@ -203,19 +240,21 @@ class MembershipViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
 
     def create(self, request, *args, **kwargs):
         serializer = MembershipCreateSerializer(
-            data=request.data, context={"member_org_ids": self.access.member_org_ids}
+            data=request.data,
+            context={"member_org_ids": self.access.member_org_ids, "actor_id": request.user.pk},
         )
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         self.check_organization_write(data["organization_id"])
-        membership = organization_service.membership_add(
+        added = add_or_invite(
             organization_id=data["organization_id"],
-            actor=request.user,
-            user=data["user"],
-            is_owner=data["is_owner"],
-            is_active=data["is_active"],
+            request=request,
+            access=self.access,
+            data=data,
         )
-        return Response(self.detail_data(membership), status=status.HTTP_201_CREATED)
+        if isinstance(added, Invitation):
+            return Response(InvitationSerializer(added).data, status=status.HTTP_201_CREATED)
+        return Response(self.detail_data(added), status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)

@@ -1,11 +1,13 @@
 """One identity normalisation (NFKC + case folding) for uniqueness, lookups and lockout keys."""
 
 import pytest
+from django.core import mail
 from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from crmApp.identity import DOMAIN_REFUSED, email_domain_refused, identity_key
 from crmApp.models import User, UserOrganization
+from tests.conftest import authenticated_client, token_from
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -113,15 +115,24 @@ def test_keys_follow_a_partial_save_of_the_email():
     assert user.email_key == "sales@acme.example"
 
 
-def test_add_member_by_email_finds_the_account_under_any_spelling(owner):
+def test_add_member_by_email_finds_the_account_under_any_spelling(
+    owner, django_capture_on_commit_callbacks
+):
     newcomer = UserFactory(email="sales@acme.example")
-    response = owner.client.post(
-        f"/api/organizations/{owner.organization.pk}/add_member/",
-        {"email": f"{LONG_S}ALES@acme.example"},
-        format="json",
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner.client.post(
+            f"/api/organizations/{owner.organization.pk}/add_member/",
+            {"email": f"{LONG_S}ALES@acme.example"},
+            format="json",
+        )
     assert response.status_code == 201, response.data
-    assert response.data["user_id"] == newcomer.pk
+    assert [message.to for message in mail.outbox] == [["sALES@acme.example"]]  # NFKC spelling
+    client, _access, _refresh = authenticated_client(newcomer)
+    with django_capture_on_commit_callbacks(execute=True):
+        accepted = client.post(
+            "/api/invitations/accept/", {"token": token_from(mail.outbox[0])}, format="json"
+        )
+    assert accepted.status_code == 200, accepted.data
     assert UserOrganization.objects.filter(user=newcomer, is_active=True).count() == 1
 
 

@@ -5,7 +5,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from crmApp.models import UserOrganization, UserRole
-from tests.conftest import make_member, membership
+from crmApp.serializers.organizations import OWNERSHIP_ON_ADD
+from tests.conftest import make_colleague, make_member, membership
 from tests.factories import MembershipFactory, UserFactory
 
 URL = "/api/user-organizations/"
@@ -98,7 +99,7 @@ def test_retrieve_a_membership(viewer, owner):
 
 
 def test_admin_creates_a_membership(admin):
-    newcomer = UserFactory()
+    newcomer = make_colleague(admin)
 
     response = admin.client.post(
         URL, {"user_id": newcomer.pk, "organization_id": admin.organization.pk}, format="json"
@@ -180,8 +181,8 @@ def test_create_rejects_missing_and_existing_users(admin, viewer):
     assert UserOrganization.objects.filter(user=viewer.user).count() == 1
 
 
-def test_an_admin_cannot_create_an_owner_membership(admin):
-    newcomer = UserFactory()
+def test_a_membership_cannot_be_created_as_an_owner(admin):
+    newcomer = make_colleague(admin)
 
     response = admin.client.post(
         URL,
@@ -189,8 +190,11 @@ def test_an_admin_cannot_create_an_owner_membership(admin):
         format="json",
     )
 
-    assert response.status_code == 403
-    assert not UserOrganization.objects.filter(user=newcomer).exists()
+    assert response.status_code == 400
+    assert response.data["details"] == {"is_owner": [OWNERSHIP_ON_ADD]}
+    assert not UserOrganization.objects.filter(
+        user=newcomer, organization=admin.organization
+    ).exists()
 
 
 # --- update ---------------------------------------------------------------------------------

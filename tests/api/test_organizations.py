@@ -4,10 +4,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from crmApp.models import Organization, Permission, Role, UserOrganization, UserRole
+from crmApp.models import Invitation, Organization, Permission, Role, UserOrganization, UserRole
 from crmApp.permissions import SYSTEM_PERMISSIONS, SYSTEM_ROLES
-from tests.conftest import make_member, membership
+from crmApp.serializers.organizations import OWNERSHIP_ON_ADD
+from tests.conftest import make_colleague, make_member, membership
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.world import database_snapshot
 
 URL = "/api/organizations/"
 ORGANIZATION_KEYS = [
@@ -426,7 +428,7 @@ def test_members_needs_organizations_view(no_role):
 
 
 def test_owner_adds_a_member_by_user_id(owner):
-    newcomer = UserFactory()
+    newcomer = make_colleague(owner)
 
     response = owner.client.post(
         detail(owner.organization, "add_member"), {"user_id": newcomer.pk}, format="json"
@@ -441,7 +443,7 @@ def test_owner_adds_a_member_by_user_id(owner):
     assert (added.is_active, added.is_owner) == (True, False)
 
 
-def test_admin_adds_a_member_by_email_case_insensitively(admin):
+def test_admin_adding_by_email_invites_the_address(admin):
     newcomer = UserFactory(email="New.Person@Example.com")
 
     response = admin.client.post(
@@ -451,8 +453,13 @@ def test_admin_adds_a_member_by_email_case_insensitively(admin):
     )
 
     assert response.status_code == 201, response.data
-    assert response.data["user_id"] == newcomer.pk
-    assert membership(newcomer, admin.organization).is_active is True
+    invitation = Invitation.objects.get(organization=admin.organization)
+    assert response.data["id"] == invitation.pk
+    assert (response.data["email"], response.data["status"]) == (
+        "new.person@example.COM",
+        "pending",
+    )
+    assert not UserOrganization.objects.filter(user=newcomer).exists()
 
 
 @pytest.mark.parametrize("role", ["manager", "sales", "viewer", "no_role"])
@@ -476,9 +483,10 @@ def test_add_member_is_forbidden_without_organizations_manage(request, role):
         ({"user_id": "abc"}, "user_id"),
         ({"user_id": 10**20}, "user_id"),
         ({"user_id": 987654}, "user_id"),
-        ({"email": "nobody@example.com"}, "email"),
         ({"email": "not-an-email"}, "email"),
         ({"user_id": 1, "is_owner": "maybe"}, "is_owner"),
+        ({"email": "someone@example.com", "is_owner": True}, "is_owner"),
+        ({"email": "someone@example.com", "role_id": 987654}, "role_id"),
     ],
 )
 def test_add_member_rejects_bad_bodies(owner, body, field):
@@ -507,6 +515,10 @@ def test_add_member_reactivates_a_former_member(owner, viewer):
     former = membership(viewer.user, owner.organization)
     former.is_active = False
     former.save()
+    # Still a colleague elsewhere, so addable by id.
+    shared = OrganizationFactory()
+    MembershipFactory(user=owner.user, organization=shared)
+    MembershipFactory(user=viewer.user, organization=shared)
 
     response = owner.client.post(
         detail(owner.organization, "add_member"), {"user_id": viewer.user.pk}, format="json"
@@ -518,26 +530,23 @@ def test_add_member_reactivates_a_former_member(owner, viewer):
     assert (former.is_active, former.left_at) == (True, None)
 
 
-def test_only_an_owner_can_add_an_owner(owner, admin):
-    newcomer = UserFactory()
-
-    denied = admin.client.post(
-        detail(admin.organization, "add_member"),
-        {"user_id": newcomer.pk, "is_owner": True},
-        format="json",
+def test_nobody_becomes_an_owner_through_an_add(owner, admin):
+    newcomer = make_colleague(owner)
+    MembershipFactory(
+        user=admin.user, organization=newcomer.user_organizations.first().organization
     )
 
-    assert denied.status_code == 403
-    assert not UserOrganization.objects.filter(user=newcomer).exists()
+    for caller in (admin, owner):
+        before = database_snapshot()
+        response = caller.client.post(
+            detail(caller.organization, "add_member"),
+            {"user_id": newcomer.pk, "is_owner": True},
+            format="json",
+        )
 
-    allowed = owner.client.post(
-        detail(owner.organization, "add_member"),
-        {"user_id": newcomer.pk, "is_owner": True},
-        format="json",
-    )
-
-    assert allowed.status_code == 201
-    assert allowed.data["is_owner"] is True
+        assert response.status_code == 400
+        assert response.data["details"] == {"is_owner": [OWNERSHIP_ON_ADD]}
+        assert database_snapshot() == before
 
 
 def test_add_member_to_another_organization_is_not_found(owner, other_org):

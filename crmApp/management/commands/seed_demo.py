@@ -304,7 +304,8 @@ class OrganizationSeeder:
         self.demo = demo
         self.rng = rng
         self.password_hash = password_hash
-        self.today = timezone.now().date()
+        self.now = timezone.now()
+        self.today = self.now.date()
 
     def run(self) -> dict[str, int]:
         users = self.create_users()
@@ -378,7 +379,10 @@ class OrganizationSeeder:
                 first_name=account.first_name,
                 last_name=account.last_name,
                 password=self.password_hash,
+                # Demo addresses receive no mail: the accounts start verified, so they can be
+                # added to each other's organizations and accept invitations.
                 is_verified=True,
+                email_verified_at=self.now,
             )
             for account in self.demo.accounts
         )
@@ -388,7 +392,11 @@ class OrganizationSeeder:
         pairs = list(zip(self.demo.accounts[1:], users[1:], strict=True))
         UserOrganization.objects.bulk_create(
             UserOrganization(
-                user=user, organization=self.organization, is_owner=False, invited_by=owner
+                user=user,
+                organization=self.organization,
+                is_owner=False,
+                invited_by=owner,
+                invitation_accepted_at=self.now,
             )
             for _, user in pairs
         )
