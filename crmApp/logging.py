@@ -3,6 +3,8 @@
 import json
 import logging
 import re
+import threading
+import time
 
 REQUEST_FIELDS = (
     "request_id",
@@ -75,3 +77,31 @@ class TextFormatter(logging.Formatter):
 
 def _indent(text: str) -> str:
     return "\n".join(f"    {line}" for line in text.splitlines())
+
+
+_last_logged: dict[str, float] = {}
+_last_logged_lock = threading.Lock()
+
+
+def log_at_most_every(
+    logger: logging.Logger, key: str, seconds: float, message: str, *args: object
+) -> bool:
+    """Log a warning under `key` at most once per `seconds` in this process.
+
+    For outages that every request runs into (cache, database): one line says it, thousands
+    would bury everything else. Returns whether the line was written.
+    """
+    now = time.monotonic()
+    with _last_logged_lock:
+        last = _last_logged.get(key)
+        if last is not None and now - last < seconds:
+            return False
+        _last_logged[key] = now
+    logger.warning(message, *args)
+    return True
+
+
+def forget_logged() -> None:
+    """Let every rate-limited warning be written again (a new test starts from a quiet log)."""
+    with _last_logged_lock:
+        _last_logged.clear()

@@ -17,6 +17,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 
 from crmApp.identity import identity_key
+from crmApp.logging import log_at_most_every
 from crmApp.models import User, UserSession
 
 logger = logging.getLogger("crmApp.auth")
@@ -161,8 +162,11 @@ def user_change_password(
 # - per address, over all accounts (password spraying): it blocks that address only.
 #
 # Counts are cache `add`/`incr` (atomic across workers with Redis). A counter at its limit
-# writes a lock time; each further failure doubles the lock. Cache errors never refuse a login:
-# they are logged and the check is skipped, as an unreachable cache must not take logins down.
+# writes a lock time; each further failure doubles the lock. With Redis configured the cache is
+# crmApp.cache.FailoverRedisCache: while Redis is down the counters live in each worker's memory,
+# so the limits still hold, per process. Any error left (another cache backend failing) never
+# refuses a login: it is logged (at most once a minute) and the check is skipped, as an
+# unreachable cache must not take logins down.
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -204,7 +208,10 @@ def _fail_open(default: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:
             try:
                 return function(*args, **kwargs)
             except Exception as exc:
-                logger.warning(
+                log_at_most_every(
+                    logger,
+                    f"login-lockout:{function.__name__}",
+                    60,
                     "login lockout skipped in %s: cache unavailable (%s)",
                     function.__name__,
                     type(exc).__name__,
