@@ -315,6 +315,12 @@ SPECTACULAR_SETTINGS = {
 DATABASE_UNAVAILABLE_RETRY_AFTER = env.int("DATABASE_UNAVAILABLE_RETRY_AFTER", default=5)
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+if LOG_FORMAT == "json" and not TESTING:
+    # Python warnings (a library's deprecation, a missing static directory) otherwise reach
+    # stderr as plain text; as records they are JSON lines like the rest.
+    import logging as _logging
+
+    _logging.captureWarnings(True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
