@@ -6,10 +6,12 @@ stage write (create, update, move, delete) renumbers the rest. A create may name
 into an empty pipeline gets 0, 1, 2 in the same sequence. A move names an existing position
 (0..n-1), anything else is a 400. A stage holding deals is deleted only with `move_to`, a stage
 of the same pipeline the deals are moved into first (through `deal_move_stage`, which records
-each move in the deals' stage history); without it the delete is refused (409). Each such write first locks the
-pipeline row, so two writers on one pipeline run one after the other and never interleave their
-renumbering (a plain row lock on the stages could not stop a concurrent insert). The locks are
-`FOR NO KEY UPDATE`, which does not block inserts of deals or stages that reference the row.
+each move in the deals' stage history); without it the delete is refused (409).
+
+Each such write first locks the pipeline row, so two writers on one pipeline run one after the
+other and never interleave their renumbering (a plain row lock on the stages could not stop a
+concurrent insert). The locks are `FOR NO KEY UPDATE`, which does not block inserts of deals or
+stages that reference the row.
 """
 
 from django.db import transaction
