@@ -4,6 +4,7 @@ import functools
 import hashlib
 import logging
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from rest_framework_simplejwt.tokens import RefreshToken, Token
 from crmApp.identity import identity_key
 from crmApp.logging import log_at_most_every
 from crmApp.models import User, UserSession
+from crmApp.selectors.users import username_taken
 
 logger = logging.getLogger("crmApp.auth")
 
@@ -285,9 +287,32 @@ def login_succeeded(*, email: str, address: str | None) -> None:
     cache.delete_many([pair.key, pair.lock_key, account.key, account.lock_key])
 
 
+#: What a derived username keeps of an email's local part.
+_USERNAME_UNSAFE = re.compile(r"[^\w.+-]")
+_DERIVED_USERNAME_MAX = 90  # room for a numeric suffix within the column's 100
+
+
+def username_from_email(*, email: str) -> str:
+    """A free username derived from the email's local part (`ada`, then `ada-2`, `ada-3` ...).
+
+    Decided against the usernames taken now; a concurrent registration deriving the same name
+    loses on the unique constraint (409) and can simply retry.
+    """
+    base = _USERNAME_UNSAFE.sub("", email.rsplit("@", 1)[0])[:_DERIVED_USERNAME_MAX] or "user"
+    candidate, suffix = base, 1
+    while username_taken(username=candidate):
+        suffix += 1
+        candidate = f"{base}-{suffix}"
+    return candidate
+
+
 @transaction.atomic
-def user_register(*, email: str, username: str, password: str, **profile) -> User:
-    """Create an account (the form has checked the password and that email and name are free)."""
+def user_register(*, email: str, password: str, username: str | None = None, **profile) -> User:
+    """Create an account (the form has checked the password and that email and name are free).
+
+    A registration without a username gets one derived from the email.
+    """
+    username = username or username_from_email(email=email)
     return User.objects.create_user(email=email, username=username, password=password, **profile)
 
 
