@@ -119,10 +119,16 @@ def stage_delete(*, stage: PipelineStage, actor: User | None, move_to: int | Non
             f"This stage holds {count} deal{'s' if count != 1 else ''}; name a `move_to` "
             "stage of the same pipeline to move them there before deleting it."
         )
+    if move_to is None:
+        return _delete_stage(stage)
     for deal in deals:
         # The deal services apply the state machine (a closed deal enters only a stage of its
         # outcome, else the whole delete is refused) and record each move in the history.
         deal_move_stage(deal=deal, stage_id=move_to, actor=actor)
+    return _delete_stage(stage)
+
+
+def _delete_stage(stage: PipelineStage) -> None:
     PipelineStage.objects.filter(pk=stage.pk).delete()
     _renumber(_ordered_stages(stage.pipeline_id))
 
