@@ -313,6 +313,10 @@ class PipelineAdmin(OrganizationOwnedAdmin):
     readonly_fields = ("code", *TIMESTAMPS)
 
 
+#: A stage's organization, as the admin's lookups spell it (read from the model, declared once).
+STAGE_ORGANIZATION = models.PipelineStage.TENANT_PATH.removesuffix("_id")
+
+
 @admin.register(models.PipelineStage)
 class PipelineStageAdmin(TenantAdmin):
     list_display = (
@@ -325,14 +329,14 @@ class PipelineStageAdmin(TenantAdmin):
         "is_closed_lost",
         "rotting_days",
     )
-    list_filter = ("pipeline__organization", "is_closed_won", "is_closed_lost", "is_active")
-    list_select_related = ("pipeline__organization",)
+    list_filter = (STAGE_ORGANIZATION, "is_closed_won", "is_closed_lost", "is_active")
+    list_select_related = (STAGE_ORGANIZATION,)
     search_fields = ("name", "pipeline__name")
     autocomplete_fields = ("pipeline",)
     ordering = ("pipeline", "order", "id")
     readonly_fields = TIMESTAMPS
 
-    @admin.display(description="organization", ordering="pipeline__organization")
+    @admin.display(description="organization", ordering=STAGE_ORGANIZATION)
     def organization(self, obj):
         return obj.pipeline.organization
 

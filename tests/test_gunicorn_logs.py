@@ -23,7 +23,8 @@ GUNICORN = Path(sys.executable).parent / "gunicorn"
 
 def _get(url: str) -> int:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        # The first request waits for the worker to boot Django (slow on a busy CI machine).
+        with urllib.request.urlopen(url, timeout=90) as response:
             return response.status
     except urllib.error.HTTPError as refused:
         return refused.code
