@@ -70,6 +70,7 @@ if BENCH_ENDPOINTS:
 
 MIDDLEWARE = [
     "crmApp.middleware.RequestLogMiddleware",
+    "crmApp.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -114,9 +115,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
+#: Seconds a Redis call may wait for a connection or an answer before the cache falls back to
+#: process-local memory (crmApp.cache), and seconds between attempts to reach it again.
+REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=0.5)
+REDIS_RETRY_SECONDS = env.float("REDIS_RETRY_SECONDS", default=5.0)
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "crmApp.cache.FailoverRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_TIMEOUT_SECONDS,
+                "RETRY_SECONDS": REDIS_RETRY_SECONDS,
+            },
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -185,6 +198,9 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Probes from a load balancer or an orchestrator speak plain HTTP to the process: the liveness
+# and readiness checks answer them instead of redirecting to https.
+SECURE_REDIRECT_EXEMPT = [r"^api/health/live/$", r"^api/health/ready/$"]
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -311,7 +327,16 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }
 
+#: Seconds a client is told to wait (`Retry-After`) when the database cannot be reached (503).
+DATABASE_UNAVAILABLE_RETRY_AFTER = env.int("DATABASE_UNAVAILABLE_RETRY_AFTER", default=5)
+
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+if LOG_FORMAT == "json" and not TESTING:
+    # Python warnings (a library's deprecation, a missing static directory) otherwise reach
+    # stderr as plain text; as records they are JSON lines like the rest.
+    import logging as _logging
+
+    _logging.captureWarnings(True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,8 +1,15 @@
+"""The Django admin as a back-office: useful columns, filters and search per model, related
+records by autocomplete, computed and lifecycle fields read-only, and every form refusing a
+reference to another organization's rows (`TenantAdminForm`)."""
+
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models as db_models
 
 from crmApp import models
+from crmApp.models.base import organization_id_of
 
 
 @admin.register(models.User)
@@ -55,17 +62,104 @@ class UserAdmin(DjangoUserAdmin):
 #: Bare domains typed into URL fields become https:// addresses (Django 6's default).
 HTTPS_URLS = {db_models.URLField: {"assume_scheme": "https"}}
 
+FOREIGN_RECORD = "Select a record of this record's own organization (%(organization)s)."
+NOT_A_MEMBER = "Select a user who is a member of this record's organization (%(organization)s)."
 
-class OrganizationOwnedAdmin(admin.ModelAdmin):
-    """Admin list for a tenant-owned model: filter by organization, foreign keys as raw ids."""
+#: User references that define the membership itself rather than point at a member.
+MEMBERSHIP_FIELDS = {(models.UserOrganization, "user")}
 
+
+class TenantAdminForm(forms.ModelForm):
+    """Refuses a record pointing at another organization's rows.
+
+    The API's serializers check every related id against the record's organization; a staff
+    member editing through the admin gets the same rule here, once for every model: the
+    record's organization is read along its model's `TENANT_PATH` (after the form's values are
+    applied, so a changed `organization` or `pipeline` counts), and every foreign key to a
+    tenant model must lead to that organization along the related model's own `TENANT_PATH`.
+    A user (a global account) must be a member of the organization.
+    """
+
+    def _post_clean(self):
+        super()._post_clean()
+        organization_id = self._record_organization_id()
+        if organization_id is None:
+            return
+        for field in type(self.instance)._meta.concrete_fields:
+            related = self.cleaned_data.get(field.name) if field.is_relation else None
+            if related is None or field.name == "organization":
+                continue
+            message = self._foreign(field, related, organization_id)
+            if message is not None:
+                self.add_error(field.name, self._refusal(message, organization_id))
+
+    def _record_organization_id(self) -> int | None:
+        if not hasattr(type(self.instance), "TENANT_PATH"):
+            return None
+        try:
+            return organization_id_of(self.instance)
+        except ObjectDoesNotExist:  # a required parent is missing: already a field error
+            return None
+
+    def _foreign(self, field, related, organization_id: int) -> str | None:
+        """The refusal for `related` in `field`, or None when it belongs to the organization."""
+        related_model = field.related_model
+        if related_model is models.User:
+            if (type(self.instance), field.name) in MEMBERSHIP_FIELDS:
+                return None
+            member = models.UserOrganization.objects.filter(
+                user=related, organization_id=organization_id
+            ).exists()
+            return None if member else NOT_A_MEMBER
+        if not hasattr(related_model, "TENANT_PATH") or related_model is models.Organization:
+            return None
+        return None if organization_id_of(related) == organization_id else FOREIGN_RECORD
+
+    @staticmethod
+    def _refusal(message: str, organization_id: int) -> ValidationError:
+        name = (
+            models.Organization.objects.filter(pk=organization_id)
+            .values_list("name", flat=True)
+            .first()
+        )
+        return ValidationError(message, code="foreign", params={"organization": name})
+
+
+class TenantAdmin(admin.ModelAdmin):
+    """Admin of a tenant-owned model: the tenant form, related records by autocomplete, and
+    the organization as a list filter."""
+
+    form = TenantAdminForm
     formfield_overrides = HTTPS_URLS
     list_filter: tuple = ("organization",)
-    list_select_related = ("organization",)
+    list_select_related: tuple | bool = ("organization",)
     ordering = ("-id",)
+    list_per_page = 50
+    show_full_result_count = False  # no COUNT(*) over a large table on every page
+
+    def get_readonly_fields(self, request, obj=None):
+        """A saved record keeps its organization (its first step along `TENANT_PATH`: the
+        organization, a stage's pipeline, a grant's role), as through the API: other rows of
+        that organization may point at it, and moving it would make those links cross-tenant."""
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is None:
+            return fields
+        owner_field = type(obj).TENANT_PATH.split("__")[0].removesuffix("_id")
+        return fields if owner_field in fields else (*fields, owner_field)
+
+
+class OrganizationOwnedAdmin(TenantAdmin):
+    """A model with an `organization` column and a generic list."""
+
+    autocomplete_fields: tuple = ("organization",)
 
     def get_list_display(self, request):
+        if self.list_display != ("__str__",):
+            return self.list_display
         return ("id", "__str__", "organization", "created_at")
+
+
+TIMESTAMPS = ("created_at", "updated_at")
 
 
 @admin.register(models.Organization)
@@ -74,47 +168,61 @@ class OrganizationAdmin(admin.ModelAdmin):
     list_display = ("id", "name", "slug", "is_active", "subscription_plan", "created_at")
     search_fields = ("name", "slug")
     list_filter = ("is_active", "subscription_plan")
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = TIMESTAMPS
 
 
 @admin.register(models.UserOrganization)
 class MembershipAdmin(OrganizationOwnedAdmin):
     list_display = ("id", "user", "organization", "is_owner", "is_active", "joined_at")
+    list_filter = ("organization", "is_owner", "is_active")
     list_select_related = ("user", "organization")
-    raw_id_fields = ("user", "organization", "invited_by")
-
-    def get_list_display(self, request):
-        return self.list_display
+    search_fields = ("user__email", "user__username", "organization__name")
+    autocomplete_fields = ("user", "organization", "invited_by")
+    readonly_fields = ("joined_at", *TIMESTAMPS)
 
 
 @admin.register(models.Role)
 class RoleAdmin(OrganizationOwnedAdmin):
+    list_display = ("id", "name", "slug", "organization", "is_system_role", "is_active")
+    list_filter = ("organization", "is_system_role", "is_active")
     search_fields = ("name", "slug")
+    readonly_fields = TIMESTAMPS
 
 
 @admin.register(models.Permission)
 class PermissionAdmin(OrganizationOwnedAdmin):
+    list_display = ("id", "resource", "action", "organization", "is_system_permission")
     list_filter = ("organization", "resource", "action")
+    search_fields = ("resource", "action")
+    readonly_fields = TIMESTAMPS
 
 
 @admin.register(models.RolePermission)
-class RolePermissionAdmin(admin.ModelAdmin):
-    list_display = ("id", "role", "permission")
+class RolePermissionAdmin(TenantAdmin):
+    list_display = ("id", "role", "permission", "created_at")
+    list_filter = ("role__organization",)
     list_select_related = ("role", "permission")
-    raw_id_fields = ("role", "permission")
+    autocomplete_fields = ("role", "permission")
+    readonly_fields = TIMESTAMPS
 
 
 @admin.register(models.UserRole)
 class UserRoleAdmin(OrganizationOwnedAdmin):
-    raw_id_fields = ("user", "role", "organization", "assigned_by")
+    list_display = ("id", "user", "role", "organization", "is_active", "assigned_at")
+    list_filter = ("organization", "is_active")
+    list_select_related = ("user", "role", "organization")
+    search_fields = ("user__email", "role__name")
+    autocomplete_fields = ("user", "role", "organization", "assigned_by")
+    readonly_fields = ("assigned_at", *TIMESTAMPS)
 
 
 @admin.register(models.UserSession)
 class UserSessionAdmin(admin.ModelAdmin):
     list_display = ("id", "user", "is_revoked", "ip_address", "expires_at", "created_at")
     list_filter = ("is_revoked",)
-    raw_id_fields = ("user",)
-    readonly_fields = ("refresh_jti",)
+    search_fields = ("user__email", "ip_address")
+    autocomplete_fields = ("user",)
+    readonly_fields = ("refresh_jti", *TIMESTAMPS)
 
 
 admin.site.register(models.PasswordResetToken, raw_id_fields=("user",))
@@ -131,62 +239,156 @@ admin.site.register(models.EmailVerificationToken, raw_id_fields=("user",))
 
 @admin.register(models.CodeSequence)
 class CodeSequenceAdmin(OrganizationOwnedAdmin):
-    def get_list_display(self, request):
-        return ("id", "organization", "prefix", "last_value")
+    list_display = ("id", "organization", "prefix", "last_value")
+    readonly_fields = ("last_value",)
 
 
 @admin.register(models.Employee)
 class EmployeeAdmin(OrganizationOwnedAdmin):
+    list_display = (
+        "code",
+        "__str__",
+        "organization",
+        "job_title",
+        "department",
+        "status",
+        "manager",
+        "hire_date",
+        "created_at",
+    )
+    list_filter = ("organization", "status", "employment_type", "department")
+    list_select_related = ("organization", "manager")
     search_fields = ("first_name", "last_name", "email", "code")
-    raw_id_fields = ("organization", "user", "manager")
+    autocomplete_fields = ("organization", "user", "manager")
+    readonly_fields = ("code", *TIMESTAMPS)
 
 
 @admin.register(models.Vendor)
 class VendorAdmin(OrganizationOwnedAdmin):
+    list_display = ("code", "name", "organization", "vendor_type", "status", "created_at")
+    list_filter = ("organization", "status", "vendor_type")
     search_fields = ("name", "email", "code")
-    raw_id_fields = ("organization",)
+    readonly_fields = ("code", *TIMESTAMPS)
 
 
 @admin.register(models.Customer)
 class CustomerAdmin(OrganizationOwnedAdmin):
+    list_display = (
+        "code",
+        "name",
+        "company_name",
+        "organization",
+        "customer_type",
+        "status",
+        "assigned_to",
+        "created_at",
+    )
+    list_filter = ("organization", "status", "customer_type", "source")
+    list_select_related = ("organization", "assigned_to")
     search_fields = ("name", "email", "company_name", "code")
-    list_filter = ("organization", "status", "customer_type")
-    raw_id_fields = ("organization", "assigned_to", "converted_from_lead")
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("organization", "assigned_to")
+    readonly_fields = ("code", "converted_from_lead", "converted_at", *TIMESTAMPS)
 
 
 @admin.register(models.Lead)
 class LeadAdmin(OrganizationOwnedAdmin):
+    list_display = (
+        "code",
+        "name",
+        "company",
+        "organization",
+        "qualification_status",
+        "source",
+        "lead_score",
+        "assigned_to",
+        "is_converted",
+        "created_at",
+    )
+    list_filter = ("organization", "qualification_status", "source", "status", "is_converted")
+    list_select_related = ("organization", "assigned_to")
     search_fields = ("name", "email", "company", "code")
-    list_filter = ("organization", "qualification_status", "source", "is_converted")
-    raw_id_fields = ("organization", "assigned_to", "converted_by")
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("organization", "assigned_to")
+    readonly_fields = ("code", "is_converted", "converted_at", "converted_by", *TIMESTAMPS)
 
 
 @admin.register(models.Pipeline)
 class PipelineAdmin(OrganizationOwnedAdmin):
+    list_display = ("code", "name", "organization", "is_default", "is_active", "created_at")
+    list_filter = ("organization", "is_default", "is_active")
     search_fields = ("name", "code")
-    raw_id_fields = ("organization",)
+    readonly_fields = ("code", *TIMESTAMPS)
+
+
+#: A stage's organization, as the admin's lookups spell it (read from the model, declared once).
+STAGE_ORGANIZATION = models.PipelineStage.TENANT_PATH.removesuffix("_id")
 
 
 @admin.register(models.PipelineStage)
-class PipelineStageAdmin(admin.ModelAdmin):
-    list_display = ("id", "name", "pipeline", "order", "probability")
-    list_select_related = ("pipeline",)
-    raw_id_fields = ("pipeline",)
+class PipelineStageAdmin(TenantAdmin):
+    list_display = (
+        "name",
+        "pipeline",
+        "organization",
+        "order",
+        "probability",
+        "is_closed_won",
+        "is_closed_lost",
+        "rotting_days",
+    )
+    list_filter = (STAGE_ORGANIZATION, "is_closed_won", "is_closed_lost", "is_active")
+    list_select_related = (STAGE_ORGANIZATION,)
+    search_fields = ("name", "pipeline__name")
+    autocomplete_fields = ("pipeline",)
+    ordering = ("pipeline", "order", "id")
+    readonly_fields = TIMESTAMPS
+
+    @admin.display(description="organization", ordering=STAGE_ORGANIZATION)
+    def organization(self, obj):
+        return obj.pipeline.organization
 
 
 @admin.register(models.Deal)
 class DealAdmin(OrganizationOwnedAdmin):
-    search_fields = ("title", "code")
-    list_filter = ("organization", "status", "priority", "is_won", "is_lost")
-    raw_id_fields = ("organization", "customer", "lead", "pipeline", "stage", "assigned_to")
+    list_display = (
+        "code",
+        "title",
+        "organization",
+        "customer",
+        "pipeline",
+        "stage",
+        "value",
+        "currency",
+        "status",
+        "is_won",
+        "is_lost",
+        "assigned_to",
+        "expected_close_date",
+        "created_at",
+    )
+    list_filter = ("organization", "status", "priority", "is_won", "is_lost", "pipeline")
+    list_select_related = ("organization", "customer", "pipeline", "stage", "assigned_to")
+    search_fields = ("title", "code", "customer__name")
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("organization", "customer", "lead", "pipeline", "stage", "assigned_to")
+    # Outcomes change through the deal services' state machine, the revenue is computed.
+    readonly_fields = (
+        "code",
+        "expected_revenue",
+        "is_won",
+        "is_lost",
+        "actual_close_date",
+        *TIMESTAMPS,
+    )
 
 
 @admin.register(models.DealStageHistory)
-class DealStageHistoryAdmin(admin.ModelAdmin):
+class DealStageHistoryAdmin(TenantAdmin):
     list_display = ("id", "deal", "stage", "outcome", "entered_at", "left_at", "actor")
     list_filter = ("organization", "outcome")
     list_select_related = ("deal", "stage", "actor")
-    raw_id_fields = ("deal", "stage", "actor", "organization")
+    autocomplete_fields = ("deal", "stage", "actor", "organization")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -30,3 +30,48 @@ def hot_cursor() -> Iterator:
             return
     with connection.cursor() as cursor:
         yield cursor
+
+
+# --- is the database unreachable? ---------------------------------------------------------
+#
+# An outage (server down, restarting, out of connections, network gone) must answer 503 with
+# Retry-After, while every other database error keeps its own answer (a deadlock is a 409, a
+# bug a 500). Told apart by class and error code only, never by message text.
+
+#: PostgreSQL SQLSTATEs that mean "cannot serve now": class 08 (connection exception) is
+#: matched by prefix; these are the others.
+UNAVAILABLE_SQLSTATES = frozenset(
+    {
+        "57P01",  # admin_shutdown
+        "57P02",  # crash_shutdown
+        "57P03",  # cannot_connect_now (starting up, in recovery)
+        "53300",  # too_many_connections
+    }
+)
+
+#: SQLite primary result codes of a database that cannot be opened or is held by another
+#: writer: SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR, SQLITE_CANTOPEN.
+UNAVAILABLE_SQLITE_CODES = frozenset({5, 6, 10, 14})
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached now (rather than refusing a query)."""
+    from django.db import InterfaceError, OperationalError
+
+    if isinstance(exc, InterfaceError):
+        return True  # the connection is closed or broken
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__
+    if cause is None:
+        return False
+    sqlstate = getattr(cause, "sqlstate", None)
+    module = type(cause).__module__
+    if module.startswith("psycopg"):
+        # The server always sends a SQLSTATE; an error without one comes from the client
+        # library itself: the connection could not be made or was lost.
+        return sqlstate is None or sqlstate.startswith("08") or sqlstate in UNAVAILABLE_SQLSTATES
+    code = getattr(cause, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in UNAVAILABLE_SQLITE_CODES
+    return False

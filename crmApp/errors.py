@@ -63,6 +63,13 @@ class Conflict(DomainError):
     default_message = "The request conflicts with a concurrent change; retry it."
 
 
+class RecordInUse(DomainError):
+    """Other records still depend on this one; the request must say what becomes of them."""
+
+    status_code = 409
+    default_message = "The record is still in use."
+
+
 class RecordMissing(NotFound):
     """A row the action names is gone or invisible: answered like any unknown detail route."""
 

@@ -6,7 +6,9 @@ so a client never parses HTML. Each kind is recognised by its class, never by it
 """
 
 import logging
+import sys
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -17,6 +19,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from crmApp import errors
+from crmApp.db import database_unreachable
+from crmApp.logging import log_at_most_every
 
 logger = logging.getLogger("crmApp.errors")
 
@@ -40,6 +44,37 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with a concurrent change; retry it."
     default_code = "conflict"
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    """The database cannot be reached now: 503 with `Retry-After`, retrying later may work."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service is temporarily unavailable; retry later."
+    default_code = "service_unavailable"
+
+    def __init__(self):
+        super().__init__()
+        self.wait = settings.DATABASE_UNAVAILABLE_RETRY_AFTER
+
+
+def log_database_unavailable(exc: BaseException) -> None:
+    """One warning per interval per process, not one per request during an outage."""
+    log_at_most_every(
+        logger, "database-unavailable", 30, "database unreachable: %s", type(exc).__name__
+    )
+
+
+def database_unavailable_response(exc: BaseException) -> JsonResponse:
+    """The 503 envelope for requests outside DRF views (middleware, admin, Django views)."""
+    log_database_unavailable(exc)
+    answer = DatabaseUnavailable()
+    message = str(answer.detail)
+    return JsonResponse(
+        envelope(message, {"detail": message}, 503),
+        status=503,
+        headers={"Retry-After": str(answer.wait)},
+    )
 
 
 def envelope(error: str, details, status_code: int) -> dict:
@@ -77,6 +112,9 @@ def _as_api_exception(exc):
         exc = PayloadTooLarge()
     elif isinstance(exc, SuspiciousOperation):
         exc = exceptions.ParseError("Malformed request.")
+    if database_unreachable(exc):
+        log_database_unavailable(exc)
+        return DatabaseUnavailable()
     if isinstance(exc, IntegrityError) or (isinstance(exc, OperationalError) and _is_deadlock(exc)):
         logger.warning("database race turned into 409: %s", exc)
         exc = Conflict()
@@ -129,6 +167,11 @@ def json_not_found(request, exception=None):
 
 
 def json_server_error(request):
+    # Called while the uncaught exception is being handled, so it is still the current one:
+    # an outage raised by a middleware (session, authentication) is a 503 like in a view.
+    current = sys.exc_info()[1]
+    if current is not None and database_unreachable(current):
+        return database_unavailable_response(current)
     return JsonResponse(
         envelope("Internal server error.", {"detail": "Internal server error."}, 500), status=500
     )

@@ -7,6 +7,8 @@ import uuid
 
 from crmApp.addresses import client_address
 from crmApp.context import current_request_id
+from crmApp.db import database_unreachable
+from crmApp.exceptions import database_unavailable_response
 
 logger = logging.getLogger("crmApp.requests")
 REQUEST_ID_HEADER = "HTTP_X_REQUEST_ID"
@@ -55,3 +57,25 @@ class RequestLogMiddleware:
             },
         )
         return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A view outside DRF (the admin, Django's own) that cannot reach the database answers 503
+    with `Retry-After` in the envelope, like the API does (crmApp.exceptions).
+
+    DRF views map the error in their exception handler; errors raised by a middleware reach
+    Django's 500 handler, which recognises them the same way (`json_server_error`). The next
+    request simply connects again: nothing is cached about the outage, so workers recover
+    without a restart.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if database_unreachable(exception):
+            return database_unavailable_response(exception)
+        return None

@@ -11,6 +11,8 @@ rules that hold for every view live here instead of being repeated on each actio
 - `bulk_update` bodies list exactly the view's `bulk_update_fields`.
 """
 
+import re
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
@@ -70,6 +72,82 @@ def error(description: str) -> OpenApiResponse:
     return OpenApiResponse(response=ErrorEnvelope, description=description)
 
 
+#: Summaries of the standard viewset actions; `{one}` / `{many}` are the model's names.
+ACTION_SUMMARIES = {
+    "list": "List {many}",
+    "retrieve": "Retrieve {a_one}",
+    "create": "Create {a_one}",
+    "update": "Replace {a_one}",
+    "partial_update": "Update {a_one}",
+    "destroy": "Delete {a_one}",
+    "move_stage": "Move {a_one} to another stage",
+    "mark_won": "Mark {a_one} as won",
+    "mark_lost": "Mark {a_one} as lost",
+    "reopen": "Reopen a closed {one}",
+    "stage_history": "Stage history of {a_one}",
+    "rotting": "List rotting {many}",
+    "bulk_delete": "Delete several {many}",
+    "bulk_update": "Update several {many}",
+    "export_csv": "Export {many} as CSV",
+    "stats": "Statistics of {many}",
+    "activate": "Activate {a_one}",
+    "deactivate": "Deactivate {a_one}",
+    "reorder": "Move {a_one} to another position",
+    "set_default": "Make {a_one} the default",
+    "convert": "Convert {a_one} into a customer (and deal)",
+    "qualify": "Qualify {a_one}",
+    "disqualify": "Disqualify {a_one}",
+    "terminate": "Terminate {a_one}",
+    "revoke": "Revoke {a_one}",
+    "me": "Your own account",
+    "update_profile": "Update your own profile",
+    "add_member": "Add a member to {a_one}",
+    "remove_member": "Remove a member from {a_one}",
+    "members": "Members of {a_one}",
+    "leave": "Leave {a_one}",
+    "my_organizations": "Your organizations",
+    "my_roles": "Your roles",
+    "assign_permission": "Grant a permission to {a_one}",
+    "remove_permission": "Withdraw a permission from {a_one}",
+    "by_resource": "{many} grouped by resource",
+    "departments": "Departments of the {many}",
+    "types": "Types of {many}",
+}
+
+#: Summaries of the plain API views by HTTP method, when they declare none.
+METHOD_VERBS = {"GET": "Read", "POST": "Submit", "PUT": "Replace", "PATCH": "Update"}
+
+
+def _humanize(name: str) -> str:
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").replace("-", " ")
+    text = " ".join(words.split()).lower()
+    return text[:1].upper() + text[1:]
+
+
+def _names(view) -> tuple[str, str]:
+    queryset = getattr(view, "queryset", None)
+    if queryset is not None:
+        meta = queryset.model._meta
+        return str(meta.verbose_name), str(meta.verbose_name_plural)
+    basename = getattr(view, "basename", None) or type(view).__name__.removesuffix("ViewSet")
+    one = _humanize(basename).lower()
+    return one, f"{one}s"
+
+
+def derived_summary(view, method: str, action: str | None) -> str:
+    if action is None:
+        name = _humanize(type(view).__name__.removesuffix("View"))
+        return name if method in ("GET", "POST") else f"{METHOD_VERBS.get(method, method)}: {name}"
+    one, many = _names(view)
+    template = ACTION_SUMMARIES.get(action)
+    if template is not None:
+        article = "an" if one[:1] in "aeiou" else "a"
+        text = template.format(one=one, many=many, a_one=f"{article} {one}")
+        return text[:1].upper() + text[1:]
+    subject = one if getattr(view, "detail", False) else many
+    return f"{_humanize(action)} ({subject})"
+
+
 class RevocableJWTScheme(OpenApiAuthenticationExtension):
     target_class = "crmApp.authentication.RevocableJWTAuthentication"
     name = "jwtAuth"
@@ -94,6 +172,11 @@ class EnvelopeAutoSchema(AutoSchema):
                     error(description), code, direction=direction
                 )
         return responses
+
+    def get_summary(self):
+        """The declared summary, else one derived from the view and action ("List customers",
+        "Move stage (deal)"), so every operation reads as a sentence in Redoc and Swagger."""
+        return super().get_summary() or derived_summary(self.view, self.method, self._action())
 
     def get_request_serializer(self):
         if self._action() == "bulk_update" and hasattr(self.view, "bulk_update_fields"):

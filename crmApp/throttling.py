@@ -16,6 +16,7 @@ from rest_framework import throttling
 
 from crmApp.addresses import client_address
 from crmApp.identity import identity_key
+from crmApp.logging import log_at_most_every
 
 logger = logging.getLogger("crmApp.throttling")
 
@@ -42,7 +43,13 @@ class SlidingWindowRateThrottle(throttling.SimpleRateThrottle):
             return self._count(self.key)
         except Exception as exc:  # each cache backend raises its own client's errors
             # An unreachable cache must not turn every request into a 500: allow, and say so.
-            logger.warning("rate limit skipped: cache unavailable (%s)", type(exc).__name__)
+            log_at_most_every(
+                logger,
+                "throttle-cache",
+                60,
+                "rate limit skipped: cache unavailable (%s)",
+                type(exc).__name__,
+            )
             return True
 
     def _count(self, key: str) -> bool:

@@ -15,7 +15,7 @@ from crmApp.viewsets import (
     reports,
     vendors,
 )
-from crmApp.viewsets.health import HealthView
+from crmApp.viewsets.health import HealthView, LiveView, ReadyView
 
 router = DefaultRouter()
 router.register("users", auth.UserViewSet, basename="user")
@@ -37,6 +37,8 @@ router.register("invitations", invitations.InvitationViewSet, basename="invitati
 
 urlpatterns = [
     path("health/", HealthView.as_view(), name="health"),
+    path("health/live/", LiveView.as_view(), name="health-live"),
+    path("health/ready/", ReadyView.as_view(), name="health-ready"),
     path("auth/login/", auth.LoginView.as_view(), name="login"),
     path("auth/logout/", auth.LogoutView.as_view(), name="logout"),
     path("auth/refresh/", auth.RefreshView.as_view(), name="token-refresh"),

@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
+from crmApp import logging as crm_logging
 from crmApp.models import Organization, Role, User, UserOrganization, UserRole
 from crmApp.services.auth import session_start
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
@@ -56,6 +57,8 @@ def make_member(
 @pytest.fixture(autouse=True)
 def _clear_cache():
     cache.clear()
+    # Outage warnings are written at most once a minute per process; each test starts afresh.
+    crm_logging.forget_logged()
     yield
     cache.clear()
 

@@ -162,6 +162,11 @@ SPECIAL_CALLS = {
     ("role", "assign_permission"): _role_permission,
     ("role", "remove_permission"): _role_permission,
     ("pipeline-stage", "reorder"): lambda world: (world.stage.pk, {"order": 1}),
+    # the stage holds the world's deal: deleting it names where the deal goes
+    ("pipeline-stage", "destroy"): lambda world: (
+        world.stage.pk,
+        {"move_to": world.other_stage.pk},
+    ),
     ("deal", "move_stage"): lambda world: (world.deal.pk, {"stage_id": world.other_stage.pk}),
     ("employee", "terminate"): lambda world: (
         world.employee.pk,

@@ -173,3 +173,74 @@ def test_scoped_operations_take_the_organization_selection(openapi):
     assert ("query", "organization") in parameters("get", "/api/leads/stats/")
     assert ("header", "X-Organization-ID") not in parameters("get", "/api/users/me/")
     assert ("query", "organization") not in parameters("get", "/api/user-roles/my_roles/")
+
+
+#: Sources a docs page may load from: its own origin, inline data, and nonces.
+LOCAL_SOURCES = re.compile(
+    r"^(?:'self'|'none'|'unsafe-inline'|'nonce-[A-Za-z0-9_-]+'|data:|blob:)$"
+)
+#: A URL the bundle itself would fetch: an image, script or style source written in the code.
+FETCHED_IN_JS = re.compile(r"""(?:src|href|url)\s*[:=(]\s*["']((?:https?:)?//[^"']+)["']""")
+
+
+def _policy(header: str) -> dict[str, list[str]]:
+    directives = {}
+    for part in header.split(";"):
+        name, *sources = part.split()
+        directives[name] = sources
+    return directives
+
+
+def test_redoc_and_the_scripts_it_loads_fetch_nothing_from_another_origin(api_client, db):
+    # given the Redoc page
+    response = api_client.get("/api/redoc/")
+    html = response.content.decode()
+    assert EXTERNAL_URL.findall(html) == []
+
+    # the bundle it loads does reference a CDN (its footer logo) ...
+    scripts = [a for a in ASSET_URL.findall(html) if a.endswith(".js")]
+    assert scripts == ["/static/drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js"]
+    fetched = []
+    for script in scripts:
+        with open(finders.find(script.removeprefix("/static/"))) as bundle:
+            fetched += FETCHED_IN_JS.findall(bundle.read())
+    assert "https://cdn.redoc.ly/redoc/logo-mini.svg" in fetched
+
+    # ... which the page's policy forbids: every kind of fetch is limited to local sources
+    policy = _policy(response["Content-Security-Policy"])
+    assert policy["default-src"] == ["'none'"]
+    for directive in ("script-src", "style-src", "img-src", "font-src", "connect-src"):
+        for source in policy[directive]:
+            assert LOCAL_SOURCES.match(source), (directive, source)
+
+    # and the inline script that starts Redoc (with its options) is the one the nonce allows
+    (nonce,) = [s for s in policy["script-src"] if s.startswith("'nonce-")]
+    assert f'<script nonce="{nonce[7:-1]}">' in html
+    options = html.split(f'<script nonce="{nonce[7:-1]}">', 1)[1].split("</script>", 1)[0]
+    assert EXTERNAL_URL.findall(options) == []
+
+
+def test_each_response_gets_its_own_nonce(api_client, db):
+    first = _policy(api_client.get("/api/redoc/")["Content-Security-Policy"])["script-src"]
+    second = _policy(api_client.get("/api/redoc/")["Content-Security-Policy"])["script-src"]
+    assert first != second
+
+
+def test_every_operation_has_a_summary(openapi):
+    missing = [
+        (method, path)
+        for path, operations in openapi["paths"].items()
+        for method, spec in operations.items()
+        if not spec.get("summary")
+    ]
+    assert missing == []
+    summaries = {
+        (method, path): spec["summary"]
+        for path, operations in openapi["paths"].items()
+        for method, spec in operations.items()
+    }
+    assert summaries[("get", "/api/customers/")] == "List customers"
+    assert summaries[("post", "/api/employees/")] == "Create an employee"
+    assert summaries[("post", "/api/deals/{id}/move_stage/")] == "Move a deal to another stage"
+    assert summaries[("delete", "/api/pipeline-stages/{id}/")] == "Delete a pipeline stage"
+    assert summaries[("get", "/api/health/ready/")] == "Readiness probe"

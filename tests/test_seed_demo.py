@@ -40,8 +40,41 @@ MODELS = (
 
 def seed() -> str:
     out = StringIO()
-    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", "--force", stdout=out)  # the test settings run with DEBUG off
     return out.getvalue()
+
+
+def test_seed_demo_refuses_a_non_debug_database_without_force(settings, monkeypatch):
+    from django.core.management.base import CommandError
+
+    settings.DEBUG = False
+    monkeypatch.delenv("SEED_DEMO_FORCE", raising=False)
+    with pytest.raises(CommandError) as refused:
+        call_command("seed_demo", stdout=StringIO())
+    assert "DEBUG is off, so this looks like a production database" in str(refused.value)
+    assert "--force" in str(refused.value)
+    assert counts() == dict.fromkeys(counts(), 0)
+
+
+def test_seed_demo_runs_with_debug_on_or_when_forced_by_the_environment(settings, monkeypatch):
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=StringIO())
+    seeded = counts()
+    assert seeded["Organization"] == 2
+
+    settings.DEBUG = False
+    monkeypatch.setenv("SEED_DEMO_FORCE", "true")
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert out.getvalue().startswith("Demo data already present; nothing added.")
+    assert counts() == seeded
+
+
+def test_demo_stages_are_numbered_from_zero_like_the_api():
+    seed()
+    for pipeline in Pipeline.objects.all():
+        orders = list(pipeline.stages.order_by("order").values_list("order", flat=True))
+        assert orders == list(range(len(orders)))
 
 
 def counts() -> dict[str, int]:

@@ -77,6 +77,17 @@ class StageReorderSerializer(ActionBodySerializer):
         return super().to_internal_value(data)
 
 
+class StageDeleteSerializer(serializers.Serializer):
+    """Where the deals of a stage being deleted go (query parameter or body)."""
+
+    move_to = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="A stage of the same pipeline that receives the deleted stage's deals.",
+    )
+
+
 class PermissionIdBodySerializer(ActionBodySerializer):
     required_values = ("permission_id",)
     permission_id = IdField()

@@ -89,7 +89,11 @@ class RegistrationSerializer(CachedFieldsModelSerializer):
             "password",
             "password_confirm",
         ]
-        extra_kwargs = {"email": {"validators": []}, "username": {"validators": []}}
+        # Without a username the account gets one derived from the email (user_register).
+        extra_kwargs = {
+            "email": {"validators": []},
+            "username": {"validators": [], "required": False},
+        }
 
     def validate_email(self, value: str) -> str:
         value = _normalised_identifier(value, 255)
@@ -108,7 +112,9 @@ class RegistrationSerializer(CachedFieldsModelSerializer):
     def validate(self, attrs):
         if attrs["password"] != attrs["password_confirm"]:
             raise serializers.ValidationError({"password": [PASSWORDS_DIFFER]})
-        candidate = User(email=attrs["email"], username=attrs["username"])
+        candidate = User(
+            email=attrs["email"], username=attrs.get("username") or attrs["email"].split("@")[0]
+        )
         try:
             password_validation.validate_password(attrs["password"], candidate)
         except DjangoValidationError as exc:

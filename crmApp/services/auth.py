@@ -4,6 +4,7 @@ import functools
 import hashlib
 import logging
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,9 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 
 from crmApp.identity import identity_key
+from crmApp.logging import log_at_most_every
 from crmApp.models import User, UserSession
+from crmApp.selectors.users import username_taken
 from crmApp.services.accounts import email_verification_request
 
 logger = logging.getLogger("crmApp.auth")
@@ -162,8 +165,11 @@ def user_change_password(
 # - per address, over all accounts (password spraying): it blocks that address only.
 #
 # Counts are cache `add`/`incr` (atomic across workers with Redis). A counter at its limit
-# writes a lock time; each further failure doubles the lock. Cache errors never refuse a login:
-# they are logged and the check is skipped, as an unreachable cache must not take logins down.
+# writes a lock time; each further failure doubles the lock. With Redis configured the cache is
+# crmApp.cache.FailoverRedisCache: while Redis is down the counters live in each worker's memory,
+# so the limits still hold, per process. Any error left (another cache backend failing) never
+# refuses a login: it is logged (at most once a minute) and the check is skipped, as an
+# unreachable cache must not take logins down.
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -205,7 +211,10 @@ def _fail_open(default: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:
             try:
                 return function(*args, **kwargs)
             except Exception as exc:
-                logger.warning(
+                log_at_most_every(
+                    logger,
+                    f"login-lockout:{function.__name__}",
+                    60,
                     "login lockout skipped in %s: cache unavailable (%s)",
                     function.__name__,
                     type(exc).__name__,
@@ -279,10 +288,33 @@ def login_succeeded(*, email: str, address: str | None) -> None:
     cache.delete_many([pair.key, pair.lock_key, account.key, account.lock_key])
 
 
+#: What a derived username keeps of an email's local part.
+_USERNAME_UNSAFE = re.compile(r"[^\w.+-]")
+_DERIVED_USERNAME_MAX = 90  # room for a numeric suffix within the column's 100
+
+
+def username_from_email(*, email: str) -> str:
+    """A free username derived from the email's local part (`ada`, then `ada-2`, `ada-3` ...).
+
+    Decided against the usernames taken now; a concurrent registration deriving the same name
+    loses on the unique constraint (409) and can simply retry.
+    """
+    base = _USERNAME_UNSAFE.sub("", email.rsplit("@", 1)[0])[:_DERIVED_USERNAME_MAX] or "user"
+    candidate, suffix = base, 1
+    while username_taken(username=candidate):
+        suffix += 1
+        candidate = f"{base}-{suffix}"
+    return candidate
+
+
 @transaction.atomic
-def user_register(*, email: str, username: str, password: str, **profile) -> User:
+def user_register(*, email: str, password: str, username: str | None = None, **profile) -> User:
     """Create an account (the form has checked the password and that email and name are free)
-    and mail it a verification link once the account is committed."""
+    and mail it a verification link once the account is committed.
+
+    A registration without a username gets one derived from the email.
+    """
+    username = username or username_from_email(email=email)
     user = User.objects.create_user(email=email, username=username, password=password, **profile)
     email_verification_request(user=user)
     return user

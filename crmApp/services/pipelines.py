@@ -1,17 +1,25 @@
 """Pipelines and their stages: one default pipeline per organization, dense stage orders.
 
 Stage positions are 0-based and dense: a pipeline with n stages has orders 0..n-1, and every
-stage write (create, update, move, delete) renumbers the rest. Each such write first locks the
-pipeline row, so two writers on one pipeline run one after the other and never interleave their
-renumbering (a plain row lock on the stages could not stop a concurrent insert). The locks are
-`FOR NO KEY UPDATE`, which does not block inserts of deals or stages that reference the row.
+stage write (create, update, move, delete) renumbers the rest. A create may name any order from
+0: one past the end (or further) appends the stage, so a client numbering its stages 1, 2, 3
+into an empty pipeline gets 0, 1, 2 in the same sequence. A move names an existing position
+(0..n-1), anything else is a 400. A stage holding deals is deleted only with `move_to`, a stage
+of the same pipeline the deals are moved into first (through `deal_move_stage`, which records
+each move in the deals' stage history); without it the delete is refused (409).
+
+Each such write first locks the pipeline row, so two writers on one pipeline run one after the
+other and never interleave their renumbering (a plain row lock on the stages could not stop a
+concurrent insert). The locks are `FOR NO KEY UPDATE`, which does not block inserts of deals or
+stages that reference the row.
 """
 
 from django.db import transaction
 from django.utils import timezone
 
-from crmApp.errors import InvalidInput, RecordMissing
-from crmApp.models import Organization, Pipeline, PipelineStage, User
+from crmApp.errors import InvalidInput, RecordInUse, RecordMissing
+from crmApp.models import Deal, Organization, Pipeline, PipelineStage, User
+from crmApp.services.deals import deal_move_stage
 from crmApp.services.records import record_delete
 
 
@@ -43,10 +51,11 @@ def _check_position(position: int, *, last: int) -> None:
 def stage_create(
     *, actor: User | None, pipeline: Pipeline, order: int | None = None, **fields
 ) -> PipelineStage:
-    """Insert a stage at `order` (default: after the last one), shifting the later stages."""
+    """Insert a stage at `order` (default, or past the end: after the last one), shifting the
+    later stages."""
     _lock_pipeline(pipeline.pk)
     stages = _ordered_stages(pipeline.pk)
-    position = len(stages) if order is None else order
+    position = len(stages) if order is None else min(order, len(stages))
     _check_position(position, last=len(stages))
     stage = PipelineStage.objects.create(pipeline=pipeline, order=position, **fields)
     stages.insert(position, stage)
@@ -91,9 +100,35 @@ def stage_update(
 
 
 @transaction.atomic
-def stage_delete(*, stage: PipelineStage, actor: User | None) -> None:
-    """Delete a stage and close the gap it leaves (deals in it keep existing, stage-less)."""
+def stage_delete(*, stage: PipelineStage, actor: User | None, move_to: int | None = None) -> None:
+    """Delete a stage and close the gap it leaves.
+
+    Its deals are first moved to the stage `move_to` of the same pipeline, each through the
+    deal services (state machine and stage history); without `move_to`, a stage holding deals
+    is not deleted (409), so no deal silently loses its stage.
+    """
     _lock_pipeline(stage.pipeline_id)
+    if move_to is not None:
+        other_stages = PipelineStage.objects.filter(pipeline_id=stage.pipeline_id)
+        if not other_stages.filter(pk=move_to).exclude(pk=stage.pk).exists():
+            raise InvalidInput({"move_to": ["Must be another stage of the same pipeline."]})
+    deals = list(Deal.objects.filter(stage_id=stage.pk).order_by("id"))
+    if deals and move_to is None:
+        count = len(deals)
+        raise RecordInUse(
+            f"This stage holds {count} deal{'s' if count != 1 else ''}; name a `move_to` "
+            "stage of the same pipeline to move them there before deleting it."
+        )
+    if move_to is None:
+        return _delete_stage(stage)
+    for deal in deals:
+        # The deal services apply the state machine (a closed deal enters only a stage of its
+        # outcome, else the whole delete is refused) and record each move in the history.
+        deal_move_stage(deal=deal, stage_id=move_to, actor=actor)
+    return _delete_stage(stage)
+
+
+def _delete_stage(stage: PipelineStage) -> None:
     PipelineStage.objects.filter(pk=stage.pk).delete()
     _renumber(_ordered_stages(stage.pipeline_id))
 

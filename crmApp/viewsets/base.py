@@ -46,7 +46,24 @@ class OrganizationHintSerializer(serializers.Serializer):
     organization = serializers.IntegerField(required=False, allow_null=True)
 
 
-class AtomicWritesMixin:
+class MethodFirstMixin:
+    """A method the route does not serve is a 405 (with `Allow`) before any permission check.
+
+    DRF checks permissions before it looks for the method's handler; on a route without the
+    method there is no action, the permission table has no row for it and every caller got a
+    403, which says "your role" when the truth is "this route". Authentication still comes
+    first (a bad token is a 401).
+    """
+
+    def check_permissions(self, request):
+        if getattr(self, request.method.lower(), None) is None or (
+            request.method.lower() not in self.http_method_names
+        ):
+            self.http_method_not_allowed(request)
+        super().check_permissions(request)
+
+
+class AtomicWritesMixin(MethodFirstMixin):
     """Run every unsafe request in a transaction; roll back when the response is an error."""
 
     def dispatch(self, request, *args, **kwargs):

@@ -1,13 +1,22 @@
-"""Liveness and readiness: the database (and the cache when a shared one is configured).
+"""Health: `/api/health/` (the original combined check), `live/` and `ready/`.
 
-The broker is reported too, but does not make the answer a 503: the API keeps working without
-it (events wait in the outbox), so a load balancer must not take web nodes out for it.
+- `live/`: the process answers; nothing else is checked, so an orchestrator restarts a worker
+  only when the worker itself is stuck, never because a dependency is down.
+- `ready/`: whether this process can serve traffic. The database is required (503 without it);
+  the cache and the broker are checked and reported, but their failure leaves the answer a 200
+  with status `degraded`: the API keeps serving without them (per-process limits while Redis is
+  down, events waiting in the outbox while the broker is), and taking every web node out of the
+  load balancer for them would turn a degradation into an outage.
+- `/api/health/`: 503 when the database or the shared cache fails; the broker is reported only.
+
+Both new probes are exempt from the https redirect (`SECURE_REDIRECT_EXEMPT`): probes speak
+plain HTTP to the process.
 """
 
 import uuid
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -41,8 +50,13 @@ def _check_database() -> str:
 def _check_cache() -> str:
     if not settings.REDIS_URL:
         return "skipped"
+    backend = caches["default"]
     key = f"health:{uuid.uuid4().hex}"
     try:
+        if hasattr(backend, "ping"):
+            # The failover cache answers from local memory while Redis is down; ask Redis.
+            backend.ping()
+            return "ok"
         cache.set(key, "1", timeout=5)
         ok = cache.get(key) == "1"
         cache.delete(key)
@@ -92,4 +106,64 @@ class HealthView(APIView):
         return Response(
             {"status": "ok" if healthy else "error", "checks": checks},
             status=200 if healthy else 503,
+        )
+
+
+class LiveSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok"])
+
+
+class ReadySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "degraded", "error"])
+    checks = serializers.DictField(child=serializers.CharField())
+
+
+class LiveView(APIView):
+    """200 while the process answers requests; checks no dependency and counts nothing."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = []
+    serializer_class = LiveSerializer
+
+    @extend_schema(
+        summary="Liveness probe",
+        responses={200: OpenApiResponse(LiveSerializer, description="The process is up.")},
+    )
+    def get(self, request):
+        return Response({"status": "ok"})
+
+
+class ReadyView(APIView):
+    """503 without the database; 200 `degraded` when only the cache or the broker fails."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [HealthRateThrottle]
+    throttle_scope = "health"
+    serializer_class = ReadySerializer
+
+    @extend_schema(
+        summary="Readiness probe",
+        responses={
+            200: OpenApiResponse(
+                ReadySerializer, description="Serving; `degraded` names an optional dependency."
+            ),
+            503: OpenApiResponse(ReadySerializer, description="The database cannot be reached."),
+        },
+    )
+    def get(self, request):
+        checks = {
+            "database": _check_database(),
+            "cache": _check_cache(),
+            "broker": _check_broker(),
+        }
+        if checks["database"] != "ok":
+            state = "error"
+        elif all(value in ("ok", "skipped") for value in checks.values()):
+            state = "ok"
+        else:
+            state = "degraded"
+        return Response(
+            {"status": state, "checks": checks}, status=503 if state == "error" else 200
         )

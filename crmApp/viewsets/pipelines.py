@@ -1,10 +1,12 @@
-from drf_spectacular.utils import extend_schema
+from collections.abc import Mapping
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crmApp.filters.pipelines import PipelineFilterSet, PipelineStageFilterSet
 from crmApp.selectors.pipelines import PipelineSelector, PipelineStageSelector
-from crmApp.serializers.actions import StageReorderSerializer
+from crmApp.serializers.actions import StageDeleteSerializer, StageReorderSerializer
 from crmApp.serializers.pipelines import PipelineSerializer, PipelineStageSerializer
 from crmApp.serializers.schema import (
     PipelineMessageSerializer,
@@ -80,7 +82,28 @@ class PipelineStageViewSet(OrganizationScopedViewSet):
         return services.stage_update(stage=instance, actor=self.request.user, **data)
 
     def destroy_record(self, instance):
-        services.stage_delete(stage=instance, actor=self.request.user)
+        body = self.request.data if isinstance(self.request.data, Mapping) else {}
+        form = StageDeleteSerializer(data={**body, **self.request.query_params.dict()})
+        form.is_valid(raise_exception=True)
+        services.stage_delete(
+            stage=instance, actor=self.request.user, move_to=form.validated_data.get("move_to")
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "move_to",
+                int,
+                description=(
+                    "A stage of the same pipeline that receives this stage's deals; required "
+                    "when the stage holds deals (409 without it)."
+                ),
+            )
+        ],
+        responses={204: None},
+    )
+    def destroy(self, request, *args, **kwargs):
+        return super().destroy(request, *args, **kwargs)
 
     @extend_schema(request=StageOrderSerializer, responses=StageMessageSerializer)
     @action(detail=True, methods=["post"])

@@ -54,6 +54,32 @@ def test_registration_creates_user_without_organization(api_client):
     assert user.user_organizations.count() == 0
 
 
+def test_registration_without_a_username_derives_a_free_one_from_the_email(api_client):
+    UserFactory(email="taken@example.org", username="grace")
+    UserFactory(email="taken2@example.org", username="grace-2")
+
+    def register(email: str):
+        return api_client.post(
+            "/api/users/",
+            {"email": email, "password": DEFAULT_PASSWORD, "password_confirm": DEFAULT_PASSWORD},
+        )
+
+    first = register("grace.hopper@example.com")
+    second = register("grace@example.com")
+    odd = register("o'brien!@example.com")
+
+    assert [r.status_code for r in (first, second, odd)] == [201, 201, 201]
+    assert [r.data["username"] for r in (first, second, odd)] == [
+        "grace.hopper",
+        "grace-3",
+        "obrien",
+    ]
+    login = api_client.post(
+        "/api/auth/login/", {"email": "grace@example.com", "password": DEFAULT_PASSWORD}
+    )
+    assert login.status_code == 200
+
+
 def test_registration_rejects_duplicate_email_in_any_case(api_client):
     UserFactory(email="bob@example.com", username="bob")
     response = api_client.post(

@@ -421,7 +421,7 @@ def test_create_stage_at_a_position_shifts_the_others(owner, org):
     assert stage_orders(pipeline) == [("Lead", 0), ("Mid", 1), ("Won", 2)]
 
 
-@pytest.mark.parametrize("order", [3, -1, "x"])
+@pytest.mark.parametrize("order", [-1, "x"])
 def test_create_stage_with_bad_order_is_400(owner, org, order):
     pipeline = PipelineFactory(organization=org)
     make_stages(pipeline, "Lead", "Won")
@@ -597,6 +597,105 @@ def test_delete_stage_closes_the_gap(owner, org):
     assert stage_orders(pipeline) == [("A", 0), ("C", 1)]
 
 
+def test_stages_numbered_from_one_into_an_empty_pipeline_are_appended(owner, org):
+    pipeline = PipelineFactory(organization=org)
+
+    answers = [
+        owner.client.post(STAGES, {"pipeline": pipeline.pk, "name": name, "order": order})
+        for order, name in ((1, "Lead"), (2, "Proposal"), (3, "Won"))
+    ]
+
+    assert [(a.status_code, a.data["order"]) for a in answers] == [(201, 0), (201, 1), (201, 2)]
+    assert stage_orders(pipeline) == [("Lead", 0), ("Proposal", 1), ("Won", 2)]
+
+
+def test_create_stage_far_past_the_end_appends(owner, org):
+    pipeline = PipelineFactory(organization=org)
+    make_stages(pipeline, "Lead", "Won")
+
+    response = owner.client.post(STAGES, {"pipeline": pipeline.pk, "name": "Late", "order": 99})
+
+    assert (response.status_code, response.data["order"]) == (201, 2)
+    assert stage_orders(pipeline) == [("Lead", 0), ("Won", 1), ("Late", 2)]
+
+
+def test_deleting_a_stage_that_holds_deals_is_refused_without_move_to(owner, org):
+    pipeline = PipelineFactory(organization=org)
+    lead, _ = make_stages(pipeline, "Lead", "Won")
+    deals = DealFactory.create_batch(2, organization=org, pipeline=pipeline, stage=lead)
+
+    response = owner.client.delete(f"{STAGES}{lead.pk}/")
+
+    message = (
+        "This stage holds 2 deals; name a `move_to` stage of the same pipeline to move them "
+        "there before deleting it."
+    )
+    assert response.status_code == 409
+    assert response.json() == {"error": message, "details": {"detail": message}, "status_code": 409}
+    assert stage_orders(pipeline) == [("Lead", 0), ("Won", 1)]
+    assert sorted(Deal.objects.filter(stage=lead).values_list("pk", flat=True)) == sorted(
+        d.pk for d in deals
+    )
+
+
+@pytest.mark.parametrize("how", ["query", "body"])
+def test_deleting_a_stage_with_move_to_moves_its_deals_and_records_it(owner, org, how):
+    from crmApp.models import DealStageHistory
+
+    pipeline = PipelineFactory(organization=org)
+    lead, proposal, _ = make_stages(pipeline, "Lead", "Proposal", "Won")
+    proposal.probability = 40
+    proposal.save()
+    deals = DealFactory.create_batch(2, organization=org, pipeline=pipeline, stage=lead)
+
+    if how == "query":
+        response = owner.client.delete(f"{STAGES}{lead.pk}/?move_to={proposal.pk}")
+    else:
+        response = owner.client.delete(
+            f"{STAGES}{lead.pk}/", {"move_to": proposal.pk}, format="json"
+        )
+
+    assert response.status_code == 204
+    assert stage_orders(pipeline) == [("Proposal", 0), ("Won", 1)]
+    moved = Deal.objects.filter(pk__in=[d.pk for d in deals]).order_by("pk")
+    assert [(d.stage_id, d.probability) for d in moved] == [(proposal.pk, 40), (proposal.pk, 40)]
+    history = DealStageHistory.objects.filter(deal__in=deals, left_at__isnull=True)
+    assert sorted(history.values_list("stage_id", "actor_id")) == [
+        (proposal.pk, owner.user.pk),
+        (proposal.pk, owner.user.pk),
+    ]
+
+
+@pytest.mark.parametrize("target", ["itself", "other_pipeline", "missing", "bad"])
+def test_delete_stage_with_a_bad_move_to_is_400_and_changes_nothing(owner, org, target):
+    pipeline = PipelineFactory(organization=org)
+    lead, _ = make_stages(pipeline, "Lead", "Won")
+    (elsewhere,) = make_stages(PipelineFactory(organization=org), "Elsewhere")
+    deal = DealFactory(organization=org, pipeline=pipeline, stage=lead)
+    move_to = {
+        "itself": lead.pk,
+        "other_pipeline": elsewhere.pk,
+        "missing": 10**9,
+        "bad": "x",
+    }[target]
+
+    response = owner.client.delete(f"{STAGES}{lead.pk}/?move_to={move_to}")
+
+    assert response.status_code == 400
+    assert list(response.data["details"]) == ["move_to"]
+    assert stage_orders(pipeline) == [("Lead", 0), ("Won", 1)]
+    assert Deal.objects.get(pk=deal.pk).stage_id == lead.pk
+
+
+def test_deleting_an_empty_stage_needs_no_move_to(owner, org):
+    pipeline = PipelineFactory(organization=org)
+    lead, won = make_stages(pipeline, "Lead", "Won")
+    DealFactory(organization=org, pipeline=pipeline, stage=won)
+
+    assert owner.client.delete(f"{STAGES}{lead.pk}/").status_code == 204
+    assert stage_orders(pipeline) == [("Won", 0)]
+
+
 # --- stages: reorder --------------------------------------------------------------------------
 
 
@@ -749,10 +848,10 @@ def test_stage_list_query_count_is_constant(owner, org):
     assert one == fifty
 
 
-def test_deleting_a_stage_keeps_its_deals(owner, org):
+def test_deleting_a_stage_never_leaves_its_deals_without_a_stage(owner, org):
     deal = DealFactory(organization=org)
 
     response = owner.client.delete(f"{STAGES}{deal.stage_id}/")
 
-    assert response.status_code == 204
-    assert Deal.objects.get(pk=deal.pk).stage_id is None
+    assert response.status_code == 409
+    assert Deal.objects.get(pk=deal.pk).stage_id == deal.stage_id

@@ -60,14 +60,24 @@ def test_stage_create_at_front(organization):
     assert orders(pipeline) == [("Z", 0), ("A", 1), ("B", 2)]
 
 
-def test_stage_create_out_of_range_changes_nothing(organization):
+def test_stage_create_at_a_negative_order_changes_nothing(organization):
     pipeline = PipelineFactory(organization=organization)
     stage_create(actor=None, pipeline=pipeline, name="A")
 
     with pytest.raises(InvalidInput):
-        stage_create(actor=None, pipeline=pipeline, name="B", order=2)
+        stage_create(actor=None, pipeline=pipeline, name="B", order=-1)
 
     assert orders(pipeline) == [("A", 0)]
+
+
+def test_stage_create_past_the_end_appends(organization):
+    pipeline = PipelineFactory(organization=organization)
+    stage_create(actor=None, pipeline=pipeline, name="A")
+
+    stage = stage_create(actor=None, pipeline=pipeline, name="B", order=5)
+
+    assert stage.order == 1
+    assert orders(pipeline) == [("A", 0), ("B", 1)]
 
 
 @pytest.mark.parametrize(

@@ -7,14 +7,16 @@ which bypasses `Model.save()`: codes are reserved with `next_codes()` and a deal
 `expected_revenue` is computed here, exactly as `save()` would.
 """
 
+import os
 import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
 from django.utils import timezone
 
 from crmApp.models import (
@@ -269,10 +271,43 @@ class SeedResult:
     created: bool = False
 
 
+#: Set to true to allow the demo data where DEBUG is off (a staging database, say), like --force.
+FORCE_VARIABLE = "SEED_DEMO_FORCE"
+
+REFUSAL = (
+    "seed_demo writes demo organizations and accounts with a published password; DEBUG is off, "
+    "so this looks like a production database ({database}). Refusing. Run it with --force (or "
+    f"{FORCE_VARIABLE}=true) if this database really is meant to hold the demo data."
+)
+
+
+def _database_label() -> str:
+    """The database's engine and name, never its host credentials."""
+    settings_dict = connection.settings_dict
+    return f"{connection.vendor} database {settings_dict.get('NAME')!s}"
+
+
 class Command(BaseCommand):
-    help = "Create demo organizations, users and CRM records (idempotent)."
+    help = (
+        "Create demo organizations, users and CRM records (idempotent). Refuses to run while "
+        "DEBUG is off unless --force is given."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help=f"Seed even though DEBUG is off (same as {FORCE_VARIABLE}=true).",
+        )
 
     def handle(self, *args, **options):
+        forced = options["force"] or os.environ.get(FORCE_VARIABLE, "").lower() in (
+            "1",
+            "true",
+            "yes",
+        )
+        if not settings.DEBUG and not forced:
+            raise CommandError(REFUSAL.format(database=_database_label()))
         if email_taken(email=MARKER_EMAIL):
             self.stdout.write("Demo data already present; nothing added.")
         else:
@@ -629,7 +664,7 @@ class OrganizationSeeder:
                 is_closed_lost=kind == "lost",
             )
             for pipeline, (_, _, _, definitions) in zip(pipelines, PIPELINES, strict=True)
-            for order, (name, probability, kind) in enumerate(definitions, start=1)
+            for order, (name, probability, kind) in enumerate(definitions)
         )
         return {p: [s for s in stages if s.pipeline_id == p.pk] for p in pipelines}
 
