@@ -13,6 +13,7 @@ from crmApp.viewsets import (
     rbac,
     reports,
     vendors,
+    webhooks,
 )
 from crmApp.viewsets.health import HealthView
 
@@ -32,6 +33,8 @@ router.register("pipelines", pipelines.PipelineViewSet, basename="pipeline")
 router.register("pipeline-stages", pipelines.PipelineStageViewSet, basename="pipeline-stage")
 router.register("deals", deals.DealViewSet, basename="deal")
 router.register("events", events.EventViewSet, basename="event")
+router.register("webhooks", webhooks.WebhookEndpointViewSet, basename="webhook")
+router.register("webhook-deliveries", webhooks.WebhookDeliveryViewSet, basename="webhook-delivery")
 
 urlpatterns = [
     path("health/", HealthView.as_view(), name="health"),

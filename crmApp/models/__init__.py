@@ -9,6 +9,7 @@ from crmApp.models.pipelines import Pipeline, PipelineStage
 from crmApp.models.rbac import Permission, Role, RolePermission, UserRole
 from crmApp.models.users import EmailVerificationToken, PasswordResetToken, User, UserSession
 from crmApp.models.vendors import Vendor
+from crmApp.models.webhooks import IdempotencyKey, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "CodeSequence",
@@ -19,6 +20,7 @@ __all__ = [
     "Employee",
     "Event",
     "EventDelivery",
+    "IdempotencyKey",
     "Lead",
     "Organization",
     "PasswordResetToken",
@@ -32,5 +34,7 @@ __all__ = [
     "UserRole",
     "UserSession",
     "Vendor",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "next_codes",
 ]

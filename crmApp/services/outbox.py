@@ -62,7 +62,7 @@ def consumer_register(consumer: Consumer) -> Consumer:
 
 def consumers() -> dict[str, Consumer]:
     """The registry, with the project's own consumers loaded (their modules register them)."""
-    from crmApp.services import mail  # noqa: F401
+    from crmApp.services import mail, webhooks  # noqa: F401
 
     return CONSUMERS
 

@@ -41,6 +41,8 @@ def client_device(request) -> str | None:
 
 
 class LoginView(APIView):
+    #: Auth answers hold tokens, which are never stored for replay (crmApp.idempotency).
+    idempotency_exempt = True
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_classes = [AuthRateThrottle, AnonRateThrottle]
@@ -67,6 +69,8 @@ class LoginView(APIView):
 
 
 class RefreshView(APIView):
+    #: Auth answers hold tokens, which are never stored for replay (crmApp.idempotency).
+    idempotency_exempt = True
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_classes = [AuthRateThrottle, AnonRateThrottle]
@@ -85,6 +89,8 @@ class RefreshView(APIView):
 
 
 class LogoutView(APIView):
+    #: Auth answers hold tokens, which are never stored for replay (crmApp.idempotency).
+    idempotency_exempt = True
     permission_classes = [IsAuthenticated]
     serializer_class = LogoutSerializer
 
@@ -103,6 +109,8 @@ class LogoutView(APIView):
 
 
 class ChangePasswordView(APIView):
+    #: Auth answers hold tokens, which are never stored for replay (crmApp.idempotency).
+    idempotency_exempt = True
     permission_classes = [IsAuthenticated]
     throttle_classes = [AuthRateThrottle, UserRateThrottle]
     throttle_scope = "auth"
@@ -125,6 +133,8 @@ class ChangePasswordView(APIView):
     create=extend_schema(request=RegistrationSerializer, responses={201: UserSerializer}),
 )
 class UserViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
+    #: Auth answers hold tokens, which are never stored for replay (crmApp.idempotency).
+    idempotency_exempt = True
     """Users visible to the caller: themselves and members of organizations they can read.
 
     Nobody edits or deletes another user here; registration is anonymous.

@@ -10,9 +10,10 @@ from crmApp.serializers.schema import CustomerMessageSerializer, CustomerStatsSe
 from crmApp.services import customers as services
 from crmApp.viewsets.base import OrganizationScopedViewSet
 from crmApp.viewsets.bulk import BulkActionsMixin
+from crmApp.viewsets.upsert import ExternalIdUpsertMixin
 
 
-class CustomerViewSet(BulkActionsMixin, OrganizationScopedViewSet):
+class CustomerViewSet(ExternalIdUpsertMixin, BulkActionsMixin, OrganizationScopedViewSet):
     selector = CustomerSelector()
     serializer_classes = {"default": CustomerSerializer, "list": CustomerListSerializer}
     filterset_class = CustomerFilterSet

@@ -17,9 +17,10 @@ from crmApp.serializers.schema import DealMessageSerializer, DealStatsSerializer
 from crmApp.services import deals as services
 from crmApp.viewsets.base import OrganizationScopedViewSet
 from crmApp.viewsets.bulk import BulkActionsMixin
+from crmApp.viewsets.upsert import ExternalIdUpsertMixin
 
 
-class DealViewSet(BulkActionsMixin, OrganizationScopedViewSet):
+class DealViewSet(ExternalIdUpsertMixin, BulkActionsMixin, OrganizationScopedViewSet):
     selector = DealSelector()
     serializer_classes = {"default": DealSerializer, "list": DealListSerializer}
     filterset_class = DealFilterSet

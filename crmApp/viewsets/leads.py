@@ -15,9 +15,10 @@ from crmApp.serializers.schema import (
 from crmApp.services import leads as services
 from crmApp.viewsets.base import OrganizationScopedViewSet
 from crmApp.viewsets.bulk import BulkActionsMixin
+from crmApp.viewsets.upsert import ExternalIdUpsertMixin
 
 
-class LeadViewSet(BulkActionsMixin, OrganizationScopedViewSet):
+class LeadViewSet(ExternalIdUpsertMixin, BulkActionsMixin, OrganizationScopedViewSet):
     selector = LeadSelector()
     serializer_classes = {"default": LeadSerializer, "list": LeadListSerializer}
     filterset_class = LeadFilterSet
