@@ -22,6 +22,8 @@ from crmApp.models import (
     UserRole,
     UserSession,
     Vendor,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from crmApp.services.events import event_record_for
 from tests.conftest import Member, make_member
@@ -47,6 +49,8 @@ class World:
     user_role: UserRole
     session: UserSession
     event: Event
+    webhook: WebhookEndpoint
+    webhook_delivery: WebhookDelivery
 
     def object_for(self, basename: str):
         return {
@@ -66,6 +70,8 @@ class World:
             "deal": self.deal,
             "report": None,  # reports are collection routes only
             "event": self.event,
+            "webhook": self.webhook,
+            "webhook-delivery": self.webhook_delivery,
         }[basename]
 
 
@@ -97,12 +103,14 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
         name=f"Customer {marker}",
         email=f"c.{marker}@example.com",
         assigned_to=employee,
+        external_id=f"ext-{marker}",
     )
     lead = Lead.objects.create(
         organization=organization,
         name=f"Lead {marker}",
         email=f"l.{marker}@example.com",
         assigned_to=employee,
+        external_id=f"ext-{marker}",
     )
     pipeline = Pipeline.objects.create(organization=organization, name=f"Pipe {marker}")
     stage = PipelineStage.objects.create(
@@ -120,6 +128,7 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
         assigned_to=employee,
         value=1000,
         probability=20,
+        external_id=f"ext-{marker}",
     )
     # What the deal services would have recorded for a deal created in `stage`.
     DealStageHistory.objects.create(
@@ -132,6 +141,21 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
     RolePermission.objects.create(role=role, permission=permission)
     user_role = UserRole.objects.create(user=member.user, role=role, organization=organization)
     event = event_record_for(customer, "customer.created", actor=owner.user)
+    # A public address literal: creating it needs no DNS, and nothing is sent in these tests
+    # (the test transaction never commits, so no delivery task runs).
+    webhook = WebhookEndpoint.objects.create(
+        organization=organization,
+        url=f"https://93.184.215.14/hooks/{marker}",
+        description=f"Hook {marker}",
+        secret=f"whsec_{marker}",
+    )
+    webhook_delivery = WebhookDelivery.objects.create(
+        organization=organization,
+        endpoint=webhook,
+        event=event,
+        event_type=event.type,
+        payload={"id": event.pk, "type": event.type},
+    )
     return World(
         organization=organization,
         owner=owner,
@@ -151,6 +175,8 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
         user_role=user_role,
         session=UserSession.objects.filter(user=owner.user).first(),
         event=event,
+        webhook=webhook,
+        webhook_delivery=webhook_delivery,
     )
 
 

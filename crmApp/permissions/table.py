@@ -143,6 +143,7 @@ PERMISSION_TABLE: dict[str, dict[str, tuple[Perm, ...]]] = {
         test=(("webhooks", "update"),),
     ),
     "webhook-delivery": {
+        "list": (("webhooks", "view"),),
         "retrieve": (("webhooks", "view"),),
         "redeliver": (("webhooks", "update"),),
     },

@@ -1,10 +1,18 @@
 """`PUT /api/<resource>/external/{external_id}/`: create or update by the caller's own id."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 MAX_EXTERNAL_ID_LENGTH = 255
+
+
+def upsert_schema(serializer_class):
+    """The schema of a resource's upsert: its form in, its detail out as 200 or 201."""
+    return extend_schema(
+        request=serializer_class, responses={200: serializer_class, 201: serializer_class}
+    )
 
 
 class ExternalIdUpsertMixin:

@@ -75,10 +75,17 @@ class WebhookEndpointViewSet(OrganizationScopedViewSet):
 
 
 class WebhookDeliveryViewSet(
-    OrganizationScopedMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    OrganizationScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
+    """Every delivery of the organization (`list`, oldest first; `?ordering=-id` for newest),
+    one delivery, and redeliver."""
+
     selector = WebhookDeliverySelector()
     serializer_class = WebhookDeliverySerializer
+    ordering_fields = ["id", "created_at", "status"]
 
     @extend_schema(request=None, responses={202: WebhookDeliverySerializer})
     @action(detail=True, methods=["post"])
