@@ -35,7 +35,10 @@ ORGANIZATION_READS = {
     "user-organization": {"list", "retrieve"},
 }
 EVENT_READS = {"event": {"list", "retrieve"}}
-WEBHOOK_READS = {"webhook": {"list", "retrieve", "deliveries"}, "webhook-delivery": {"list", "retrieve"}}
+WEBHOOK_READS = {
+    "webhook": {"list", "retrieve", "deliveries"},
+    "webhook-delivery": {"list", "retrieve"},
+}
 RBAC_READS = {
     "permission": {"list", "retrieve", "by_resource"},
     "role": {"list", "retrieve"},

@@ -58,6 +58,8 @@ def address_refusal(address: str) -> str | None:
         return "a cloud metadata address"
     if settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
         return None
+    if ip.is_unspecified:
+        return "a reserved address"
     if ip.is_loopback:
         return "a loopback address"
     if ip.is_link_local:
@@ -66,7 +68,7 @@ def address_refusal(address: str) -> str | None:
         return "a multicast address"
     if ip.is_private:
         return "a private address"
-    if ip.is_unspecified or ip.is_reserved or not ip.is_global:
+    if ip.is_reserved or not ip.is_global:
         return "a reserved address"
     return None
 
