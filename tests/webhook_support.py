@@ -33,9 +33,7 @@ class Receiver:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 with receiver.lock:
-                    receiver.received.append(
-                        Received(self.path, {k: v for k, v in self.headers.items()}, body)
-                    )
+                    receiver.received.append(Received(self.path, dict(self.headers.items()), body))
                     step = receiver.script.pop(0) if receiver.script else 200
                 headers = {}
                 if isinstance(step, tuple) and step[0] == "sleep":
