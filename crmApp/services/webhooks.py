@@ -226,12 +226,23 @@ def webhook_fan_out(event: Event) -> None:
     _queue_after_commit(ids)
 
 
+def organizations_with_endpoints(organization_ids: set[int]) -> set[int]:
+    """Those of `organization_ids` with an active endpoint: only their events get a delivery
+    row for this consumer, so organizations without webhooks pay nothing per event."""
+    return set(
+        WebhookEndpoint.objects.filter(organization_id__in=organization_ids, is_active=True)
+        .values_list("organization_id", flat=True)
+        .distinct()
+    )
+
+
 WEBHOOKS_CONSUMER = consumer_register(
     Consumer(
         name="webhooks",
         types=frozenset(EVENT_TYPES),
         handler=webhook_fan_out,
         queue="webhooks",
+        organizations=organizations_with_endpoints,
     )
 )
 
