@@ -130,11 +130,14 @@ def deliveries_per_second(args, env, prefix) -> None:
 
 
 def idempotent_post_cost(args) -> None:
+    import logging
+
     from django.test import Client
 
     from crmApp.models import Organization, User
     from crmApp.services.auth import session_start
 
+    logging.getLogger("crmApp.requests").setLevel(logging.WARNING)
     owner = User.objects.get(email="owner@bench.example")
     organization = Organization.objects.get(name="Bench webhooks")
     tokens = session_start(user=owner, ip_address="127.0.0.1", device_info="bench")
@@ -183,6 +186,7 @@ def main() -> None:
         "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true",
         "THROTTLE_USER_RATE": "1000000/hour",
         "ALLOWED_HOSTS": "testserver",
+        "SECURE_SSL_REDIRECT": "false",
         "DEBUG": "false",
         "SECRET_KEY": "bench-only-" + "x" * 50,
         "LOG_LEVEL": "WARNING",

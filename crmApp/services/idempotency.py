@@ -29,18 +29,26 @@ def idempotency_claim(
 
     A row older than the time to live no longer counts: it is replaced.
     """
-    IdempotencyKey.objects.filter(user_id=user_id, key=key, created_at__lt=_cutoff()).delete()
-    try:
-        with transaction.atomic():
-            record = IdempotencyKey.objects.create(
-                user_id=user_id, key=key, fingerprint=fingerprint, method=method, path=path[:2000]
-            )
-        return record, True
-    except IntegrityError:
-        existing = IdempotencyKey.objects.filter(user_id=user_id, key=key).first()
-        if existing is None:  # purged between the two statements
-            raise errors.Conflict("The idempotency key is in use; retry the request.") from None
-        return existing, False
+    for _ in range(2):
+        try:
+            with transaction.atomic():
+                record = IdempotencyKey.objects.create(
+                    user_id=user_id,
+                    key=key,
+                    fingerprint=fingerprint,
+                    method=method,
+                    path=path[:2000],
+                )
+            return record, True
+        except IntegrityError:
+            existing = IdempotencyKey.objects.filter(user_id=user_id, key=key).first()
+            if existing is None:  # purged between the two statements
+                break
+            if existing.created_at >= _cutoff():
+                return existing, False
+            # Expired but not purged yet: it no longer counts; claim the key anew.
+            IdempotencyKey.objects.filter(pk=existing.pk).delete()
+    raise errors.Conflict("The idempotency key is in use; retry the request.")
 
 
 def idempotency_store(
