@@ -17,7 +17,7 @@ from django.utils import timezone
 from crmApp.models import Event, WebhookDelivery, WebhookEndpoint
 from crmApp.services import webhooks
 from crmApp.services.webhook_http import post_json
-from crmApp.tasks import webhooks_sweep
+from crmApp.tasks import outbox_dispatch, webhooks_sweep
 from tests.webhook_support import receiver, verify_signature_from_readme
 
 pytestmark = pytest.mark.django_db
@@ -228,6 +228,8 @@ def test_a_run_of_failures_disables_the_endpoint_and_emails_the_owners(
                 response = owner.client.post(f"/api/webhooks/{endpoint_id}/test/")
             assert response.status_code == 202
         create_customer(owner, django_capture_on_commit_callbacks)
+        with django_capture_on_commit_callbacks(execute=True):
+            outbox_dispatch.apply()  # the test's outer transaction held back this nudge
 
     endpoint = WebhookEndpoint.objects.get()
     assert endpoint.is_active is False
@@ -455,3 +457,26 @@ def test_the_connection_goes_to_the_address_that_was_checked(private_ok, monkeyp
     assert answer.status == 200
     assert lookups == ["rebind.test"]
     assert hook.received[0].headers["Host"] == f"rebind.test:{hook.port}"
+
+
+def test_organizations_without_endpoints_get_no_webhook_delivery_rows(
+    owner, other_org, private_ok, django_capture_on_commit_callbacks
+):
+    from crmApp.models import EventDelivery
+    from tests.conftest import make_member
+
+    stranger = make_member(other_org, owner=True)
+    with receiver() as hook:
+        make_endpoint(stranger, hook.url)
+        create_customer(owner, django_capture_on_commit_callbacks)
+        create_customer(stranger, django_capture_on_commit_callbacks, name="Theirs")
+        # The test's one outer transaction keeps the first nudge queued, so the second request
+        # does not nudge again: dispatch as the beat sweep would.
+        with django_capture_on_commit_callbacks(execute=True):
+            outbox_dispatch.apply()
+
+    consumers = sorted(
+        EventDelivery.objects.values_list("event__organization_id", "consumer").distinct()
+    )
+    assert consumers == [(other_org.pk, "webhooks")]
+    assert len(hook.received) == 1
