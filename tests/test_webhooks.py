@@ -236,6 +236,7 @@ def test_a_run_of_failures_disables_the_endpoint_and_emails_the_owners(
     assert endpoint.disabled_at is not None
     assert endpoint.disabled_reason == "3 failed attempts in a row."
     assert len(hook.received) == 3  # the event after the third failure was not sent
+    assert Event.objects.get(type="customer.created").fanned_out_at is not None
     assert WebhookDelivery.objects.filter(event_type="customer.created").count() == 0
     disabled = Event.objects.get(type="webhook.disabled")
     assert disabled.snapshot == {
