@@ -173,8 +173,16 @@ CORS_ALLOW_HEADERS = [
     "x-requested-with",
     "x-organization-id",
     "x-request-id",
+    "idempotency-key",
 ]
-CORS_EXPOSE_HEADERS = ["retry-after", "x-request-id"]
+CORS_EXPOSE_HEADERS = [
+    "retry-after",
+    "x-request-id",
+    "idempotent-replayed",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+]
 
 # Production hardening: on unless DEBUG (or the test client, which speaks plain HTTP).
 _secure = not DEBUG and not TESTING
