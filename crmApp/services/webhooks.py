@@ -32,7 +32,6 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from crmApp import errors
 from crmApp.models import (
     Event,
     Organization,
@@ -409,10 +408,3 @@ def webhooks_claim_due(*, batch: int = DEFAULT_BATCH) -> list[int]:
                 next_attempt_at=now + timedelta(seconds=settings.WEBHOOK_CLAIM_SECONDS)
             )
     return claimed
-
-
-def webhook_endpoint_get(*, endpoint_id: int) -> WebhookEndpoint:
-    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
-    if endpoint is None:
-        raise errors.RecordMissing("WebhookEndpoint")
-    return endpoint
