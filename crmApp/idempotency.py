@@ -40,8 +40,9 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 #: Answers larger than this are not kept (the key is released instead).
 MAX_STORED_BYTES = 1024 * 1024
-#: Top-level keys of an answer that mark it as holding credentials.
-TOKEN_KEYS = frozenset({"tokens", "access", "refresh", "token", "secret_key"})
+#: Top-level keys of an answer that mark it as holding credentials (tokens, a webhook's signing
+#: secret): such an answer is never stored, so a replay cannot show a secret a second time.
+TOKEN_KEYS = frozenset({"tokens", "access", "refresh", "token", "secret", "secret_key"})
 
 
 def _exempt(path: str) -> bool:

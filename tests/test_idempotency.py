@@ -167,3 +167,14 @@ def test_concurrent_requests_with_one_key_execute_once():
     assert sorted(a.get("Idempotent-Replayed", "no") for a in answers) == ["no"] + ["true"] * 5
     assert len({a.content for a in answers}) == 1
     assert Customer.objects.filter(organization=organization).count() == 1
+
+
+def test_an_answer_holding_a_webhook_secret_is_not_stored(owner, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
+    body = {"url": "http://127.0.0.1:9/hook"}
+
+    answers = [post(owner, body, path="/api/webhooks/") for _ in range(2)]
+
+    assert [a.status_code for a in answers] == [201, 201]
+    assert "Idempotent-Replayed" not in answers[1]
+    assert IdempotencyKey.objects.count() == 0
