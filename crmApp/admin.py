@@ -215,6 +215,7 @@ class WebhookEndpointAdmin(ReadOnlyAdmin):
     list_filter = ("is_active",)
     list_select_related = ("organization",)
     exclude = ("secret",)  # shown to clients once, never again
+    formfield_overrides = HTTPS_URLS
     ordering = ("-id",)
 
 
