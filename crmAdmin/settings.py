@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "crmApp.cache_control.CacheControlMiddleware",
+    "crmApp.middleware.RateLimitHeadersMiddleware",
+    "crmApp.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "crmAdmin.urls"
@@ -184,8 +186,16 @@ CORS_ALLOW_HEADERS = [
     "x-requested-with",
     "x-organization-id",
     "x-request-id",
+    "idempotency-key",
 ]
-CORS_EXPOSE_HEADERS = ["retry-after", "x-request-id"]
+CORS_EXPOSE_HEADERS = [
+    "retry-after",
+    "x-request-id",
+    "idempotent-replayed",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+]
 
 # Production hardening: on unless DEBUG (or the test client, which speaks plain HTTP).
 _secure = not DEBUG and not TESTING
@@ -400,7 +410,9 @@ CELERY_TIMEZONE = "UTC"
 #: How often the beat scheduler sweeps the outbox for events and retries that are due.
 OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=10.0)
 CELERY_BEAT_SCHEDULE = {
-    "outbox-sweep": {"task": "crmApp.tasks.outbox_dispatch", "schedule": OUTBOX_SWEEP_SECONDS}
+    "outbox-sweep": {"task": "crmApp.tasks.outbox_dispatch", "schedule": OUTBOX_SWEEP_SECONDS},
+    "webhooks-sweep": {"task": "crmApp.tasks.webhooks_sweep", "schedule": OUTBOX_SWEEP_SECONDS},
+    "idempotency-purge": {"task": "crmApp.tasks.idempotency_purge", "schedule": 3600.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(
     "CELERY_BEAT_SCHEDULE_FILENAME", default=str(BASE_DIR / ".celerybeat-schedule")
@@ -417,3 +429,18 @@ OUTBOX_CLAIM_SECONDS = env.float("OUTBOX_CLAIM_SECONDS", default=120.0)
 # each message here, to inspect mail locally.
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-mail"))
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+
+# Webhooks (crmApp/services/webhooks.py). Private, loopback, link-local and other non-public
+# addresses are refused as targets unless this is on (development and tests only).
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+#: A delivery is retried (exponential backoff with jitter) for this long after it was created.
+WEBHOOK_RETRY_WINDOW_SECONDS = env.float("WEBHOOK_RETRY_WINDOW_SECONDS", default=86400.0)
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=10.0)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600.0)
+#: Failed attempts in a row (over all its deliveries) after which an endpoint is disabled.
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=20)
+#: How long the sweep's claim on a due delivery lasts before another sweep may hand it out.
+WEBHOOK_CLAIM_SECONDS = env.float("WEBHOOK_CLAIM_SECONDS", default=60.0)
+#: How long an Idempotency-Key's answer is replayed (crmApp/idempotency.py).
+IDEMPOTENCY_KEY_TTL_SECONDS = env.int("IDEMPOTENCY_KEY_TTL_SECONDS", default=86400)

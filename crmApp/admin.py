@@ -417,3 +417,29 @@ class EventDeliveryAdmin(ReadOnlyAdmin):
     list_display = ("id", "event", "consumer", "status", "attempts", "next_attempt_at")
     list_filter = ("status", "consumer")
     ordering = ("-id",)
+
+
+@admin.register(models.WebhookEndpoint)
+class WebhookEndpointAdmin(ReadOnlyAdmin):
+    list_display = ("id", "url", "organization", "is_active", "consecutive_failures")
+    list_filter = ("is_active",)
+    list_select_related = ("organization",)
+    exclude = ("secret",)  # shown to clients once, never again
+    formfield_overrides = HTTPS_URLS
+    ordering = ("-id",)
+
+
+@admin.register(models.WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("id", "endpoint", "event_type", "status", "attempts", "response_code")
+    list_filter = ("status",)
+    raw_id_fields = ("endpoint", "event", "redelivery_of", "organization")
+    ordering = ("-id",)
+
+
+@admin.register(models.IdempotencyKey)
+class IdempotencyKeyAdmin(ReadOnlyAdmin):
+    list_display = ("id", "user", "key", "method", "path", "status_code", "created_at")
+    exclude = ("body",)  # a stored answer may hold any of the user's data
+    raw_id_fields = ("user",)
+    ordering = ("-id",)

@@ -68,8 +68,23 @@ def session_user(session_id: int, user_id: int) -> User | None:
     return User.from_db(db.alias, attnames, values)
 
 
+#: Where a request keeps what authentication found, so that a second authentication of the same
+#: request (the idempotency middleware, then the view) reads the session once.
+AUTHENTICATED_ATTRIBUTE = "_crm_authenticated"
+
+
 class RevocableJWTAuthentication(JWTAuthentication):
     www_authenticate_realm = "api"
+
+    def authenticate(self, request):
+        django_request = getattr(request, "_request", request)
+        header = self.get_header(request)
+        found = getattr(django_request, AUTHENTICATED_ATTRIBUTE, None)
+        if found is not None and found[0] == header:
+            return found[1]
+        result = super().authenticate(request)
+        setattr(django_request, AUTHENTICATED_ATTRIBUTE, (header, result))
+        return result
 
     def get_user(self, validated_token):
         session_id = validated_token.get("sid")

@@ -9,6 +9,7 @@ from crmApp.addresses import client_address
 from crmApp.context import current_request_id
 from crmApp.db import database_unreachable
 from crmApp.exceptions import database_unavailable_response
+from crmApp.throttling import rate_limit_headers
 
 logger = logging.getLogger("crmApp.requests")
 REQUEST_ID_HEADER = "HTTP_X_REQUEST_ID"
@@ -79,3 +80,17 @@ class DatabaseUnavailableMiddleware:
         if database_unreachable(exception):
             return database_unavailable_response(exception)
         return None
+
+
+class RateLimitHeadersMiddleware:
+    """`RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds) on every answer
+    of a throttled view, 429s included (those also carry `Retry-After`, set by DRF)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        for name, value in rate_limit_headers(request).items():
+            response[name] = value
+        return response

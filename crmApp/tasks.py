@@ -93,3 +93,30 @@ def account_email_send(kind: str, object_id: int) -> str:
         return "skipped"
     sender()
     return "sent"
+
+
+@shared_task(name="crmApp.tasks.webhook_deliver", **RETRYING)
+def webhook_deliver(delivery_id: int) -> str:
+    """One attempt of one webhook delivery; a no-op unless it is still pending."""
+    from crmApp.services.webhooks import webhook_deliver as deliver
+
+    return deliver(delivery_id=delivery_id)
+
+
+@shared_task(name="crmApp.tasks.webhooks_sweep", **RETRYING)
+def webhooks_sweep() -> int:
+    """Hand every due webhook delivery (retries, and sends whose task was lost) to a worker."""
+    from crmApp.services.webhooks import webhooks_claim_due
+
+    claimed = webhooks_claim_due()
+    for delivery_id in claimed:
+        publish(webhook_deliver, delivery_id, queue="webhooks")
+    return len(claimed)
+
+
+@shared_task(name="crmApp.tasks.idempotency_purge", **RETRYING)
+def idempotency_purge() -> int:
+    """Delete idempotency keys older than `IDEMPOTENCY_KEY_TTL_SECONDS`."""
+    from crmApp.services.idempotency import idempotency_keys_purge
+
+    return idempotency_keys_purge()

@@ -11,6 +11,7 @@ counted, as in DRF.
 
 import hashlib
 import logging
+import math
 
 from rest_framework import throttling
 
@@ -40,7 +41,7 @@ class SlidingWindowRateThrottle(throttling.SimpleRateThrottle):
         if self.key is None:
             return True
         try:
-            return self._count(self.key)
+            allowed = self._count(self.key)
         except Exception as exc:  # each cache backend raises its own client's errors
             # An unreachable cache must not turn every request into a 500: allow, and say so.
             log_at_most_every(
@@ -51,6 +52,8 @@ class SlidingWindowRateThrottle(throttling.SimpleRateThrottle):
                 type(exc).__name__,
             )
             return True
+        _note_limit(request, self.num_requests, self.remaining, self.wait())
+        return allowed
 
     def _count(self, key: str) -> bool:
         """Count this request in the current window; whether it is within the rate."""
@@ -70,14 +73,46 @@ class SlidingWindowRateThrottle(throttling.SimpleRateThrottle):
                 current = 1
         previous = self.cache.get(f"{key}:{window - 1}", 0)
         overlap = (self.window_end - self.now) / self.duration
-        if previous * overlap + current <= self.num_requests:
+        used = previous * overlap + current
+        if used <= self.num_requests:
+            self.remaining = max(0, int(self.num_requests - used))
             return True
         self.cache.decr(current_key)  # a refused request does not count
+        self.remaining = 0
         return False
 
     def wait(self) -> float:
         """Seconds until the current window ends (at least one)."""
         return max(self.window_end - self.now, 1.0)
+
+
+#: Attribute of the Django request holding (limit, remaining, reset seconds) of its throttles.
+LIMITS_ATTRIBUTE = "rate_limits"
+
+
+def _note_limit(request, limit: int, remaining: int, reset: float) -> None:
+    """Remember one throttle's figures on the request for the response headers
+    (crmApp.middleware.RateLimitHeadersMiddleware)."""
+    django_request = getattr(request, "_request", request)
+    noted = getattr(django_request, LIMITS_ATTRIBUTE, None)
+    if noted is None:
+        noted = []
+        setattr(django_request, LIMITS_ATTRIBUTE, noted)
+    noted.append((limit, remaining, math.ceil(reset)))
+
+
+def rate_limit_headers(request) -> dict[str, str]:
+    """`RateLimit-Limit/Remaining/Reset` of the most constraining throttle the view applied
+    (the fewest requests left), or nothing when the view is not throttled."""
+    noted = getattr(request, LIMITS_ATTRIBUTE, None)
+    if not noted:
+        return {}
+    limit, remaining, reset = min(noted, key=lambda figures: (figures[1], -figures[2]))
+    return {
+        "RateLimit-Limit": str(limit),
+        "RateLimit-Remaining": str(remaining),
+        "RateLimit-Reset": str(reset),
+    }
 
 
 class AnonRateThrottle(throttling.AnonRateThrottle, SlidingWindowRateThrottle):

@@ -14,6 +14,7 @@ from crmApp.viewsets import (
     rbac,
     reports,
     vendors,
+    webhooks,
 )
 from crmApp.viewsets.health import HealthView, LiveView, ReadyView
 
@@ -34,6 +35,8 @@ router.register("pipeline-stages", pipelines.PipelineStageViewSet, basename="pip
 router.register("deals", deals.DealViewSet, basename="deal")
 router.register("events", events.EventViewSet, basename="event")
 router.register("invitations", invitations.InvitationViewSet, basename="invitation")
+router.register("webhooks", webhooks.WebhookEndpointViewSet, basename="webhook")
+router.register("webhook-deliveries", webhooks.WebhookDeliveryViewSet, basename="webhook-delivery")
 
 urlpatterns = [
     path("health/", HealthView.as_view(), name="health"),

@@ -22,11 +22,11 @@ class Route:
     def key(self) -> str:
         return f"{self.method} {self.name}"
 
-    def path(self, pk: int | None = None) -> str:
+    def path(self, pk: int | None = None, *, external_id: str = "ext-probe") -> str:
         path = "/" + self.pattern
         if pk is not None:
             path = path.replace("<pk>", str(pk))
-        return path
+        return path.replace("<external_id>", external_id)
 
 
 def _walk(patterns, prefix=""):
@@ -38,7 +38,9 @@ def _walk(patterns, prefix=""):
 
 
 def _readable(pattern: str) -> str:
-    text = pattern.replace("(?P<pk>[^/.]+)", "<pk>")
+    text = pattern.replace("(?P<pk>[^/.]+)", "<pk>").replace(
+        "(?P<external_id>[^/]+)", "<external_id>"
+    )
     return text.replace("^", "").replace("$", "")
 
 

@@ -26,7 +26,13 @@ from tests.factories import CustomerFactory, DealFactory, PipelineStageFactory
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 #: Models that belong to a user, not to an organization.
-NOT_TENANT_OWNED = {"User", "UserSession", "PasswordResetToken", "EmailVerificationToken"}
+NOT_TENANT_OWNED = {
+    "User",
+    "UserSession",
+    "PasswordResetToken",
+    "EmailVerificationToken",
+    "IdempotencyKey",
+}
 
 
 def crm_models():

@@ -34,6 +34,10 @@ ORGANIZATION_READS = {
     "user-organization": {"list", "retrieve"},
 }
 EVENT_READS = {"event": {"list", "retrieve"}}
+WEBHOOK_READS = {
+    "webhook": {"list", "retrieve", "deliveries"},
+    "webhook-delivery": {"list", "retrieve"},
+}
 RBAC_READS = {
     "permission": {"list", "retrieve", "by_resource"},
     "role": {"list", "retrieve"},
@@ -44,9 +48,18 @@ REPORTS = {
 }
 UPDATE = {"update", "partial_update"}
 SALES_WRITES = {
-    "customer": {"create", *UPDATE, "activate", "deactivate", "bulk_update"},
-    "lead": {"create", *UPDATE, "qualify", "disqualify", "convert", "bulk_update"},
-    "deal": {"create", *UPDATE, "move_stage", "mark_won", "mark_lost", "reopen", "bulk_update"},
+    "customer": {"create", *UPDATE, "upsert", "activate", "deactivate", "bulk_update"},
+    "lead": {"create", *UPDATE, "upsert", "qualify", "disqualify", "convert", "bulk_update"},
+    "deal": {
+        "create",
+        *UPDATE,
+        "upsert",
+        "move_stage",
+        "mark_won",
+        "mark_lost",
+        "reopen",
+        "bulk_update",
+    },
 }
 MANAGER_WRITES = {
     "customer": SALES_WRITES["customer"] | {"destroy", "bulk_delete"},
@@ -79,7 +92,13 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     "owner": set(GOVERNED),
     "admin": set(GOVERNED) - {("organization", "destroy")},
     "manager": _merge(
-        CRM_READS, REPORTS, ORGANIZATION_READS, RBAC_READS, EVENT_READS, MANAGER_WRITES
+        CRM_READS,
+        REPORTS,
+        ORGANIZATION_READS,
+        RBAC_READS,
+        EVENT_READS,
+        WEBHOOK_READS,
+        MANAGER_WRITES,
     ),
     "sales": _merge(CRM_READS, ORGANIZATION_READS, SALES_WRITES),
     "viewer": _merge(CRM_READS, REPORTS, ORGANIZATION_READS),
@@ -225,6 +244,7 @@ def _create_body(world: World, basename: str) -> dict:
         "permission": {"organization": org, "resource": "roles", "action": "create"},
         "role": {"organization": org, "name": "Brand new role"},
         "organization": {"name": "N"},
+        "webhook": {"organization": org, "url": "https://93.184.215.14/hooks/new"},
     }
     return creates[basename]
 
@@ -251,6 +271,7 @@ def _update_call(world: World, basename: str, action: str) -> tuple[int | None, 
             "user-role": {"is_active": True},
             "user-organization": {"is_active": True},
             "organization": {"description": "Renamed"},
+            "webhook": {"description": "Renamed"},
         }
         return row.pk, dict(updates[basename])
     put_required = {
@@ -274,6 +295,7 @@ def _update_call(world: World, basename: str, action: str) -> tuple[int | None, 
         },
         "user-organization": {"is_active": True, "is_owner": False},
         "organization": {"name": "Renamed"},
+        "webhook": {"organization": org, "url": "https://93.184.215.14/hooks/renamed"},
     }
     return row.pk, put_required[basename]
 
@@ -286,7 +308,7 @@ def _prepare(world: World, basename: str, action: str) -> tuple[int | None, dict
         return special(world)
     if action in ("bulk_update", "bulk_delete"):
         return _bulk_call(world, basename, action)
-    if action == "create":
+    if action in ("create", "upsert"):
         return None, _create_body(world, basename)
     if action in UPDATE:
         return _update_call(world, basename, action)

@@ -125,6 +125,10 @@ def _create_payloads(a: World, b: World) -> dict[str, tuple[dict, dict[str, obje
             {"organization_id": org_a, "user_id": b.owner.user.pk},
             {"organization_id": org_b},
         ),
+        "webhook": (
+            {"organization": org_a, "url": "https://93.184.215.14/hooks/new"},
+            {"organization": org_b},
+        ),
     }
 
 
@@ -152,6 +156,7 @@ def _update_injections(a: World, b: World) -> dict[str, dict[str, object]]:
         "role": {"organization": b.organization.pk},
         "user-role": {"organization": b.organization.pk, "role_id": b.role.pk},
         "user-organization": {"organization_id": b.organization.pk},
+        "webhook": {"organization": b.organization.pk},
     }
 
 
@@ -166,6 +171,8 @@ def classify(route: Route) -> str:
         return "create"
     if route.action in ("bulk_delete", "bulk_update"):
         return "bulk"
+    if route.action == "upsert":
+        return "upsert"
     return "unclassified"
 
 
@@ -329,3 +336,33 @@ def test_bulk_actions_refuse_another_organizations_ids(route, worlds):
     response = a.owner.client.post(route.path(), body, format="json")
     assert response.status_code in (400, 404), (route.key, response.data)
     assert database_snapshot() == before
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if classify(r) == "upsert"], ids=str)
+def test_upsert_by_external_id_never_reaches_another_organization(route, worlds):
+    a, b = worlds
+    payloads = _create_payloads(a, b)
+    base, injections = payloads[route.basename]
+    theirs = b.object_for(route.basename)
+    b_rows = database_snapshot()[type(theirs)._meta.label]
+    path = route.path(external_id=theirs.external_id)
+
+    response = a.owner.client.put(path, base, format="json")
+
+    assert response.status_code == 201, (route.key, response.data)
+    created = type(theirs).objects.get(pk=response.data["id"])
+    assert (created.organization_id, created.external_id) == (
+        a.organization.pk,
+        theirs.external_id,
+    )
+    after = [
+        row for row in database_snapshot()[type(theirs)._meta.label] if row["id"] != created.pk
+    ]
+    assert after == b_rows
+    for field, value in injections.items():
+        before = database_snapshot()
+        response = a.owner.client.put(
+            route.path(external_id="ext-new"), {**base, field: value}, format="json"
+        )
+        assert response.status_code in (400, 403, 404), (route.key, field, response.data)
+        assert database_snapshot() == before, (route.key, field)

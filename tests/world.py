@@ -25,6 +25,8 @@ from crmApp.models import (
     UserRole,
     UserSession,
     Vendor,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from crmApp.services.events import event_record_for
 from tests.conftest import Member, make_member
@@ -51,6 +53,8 @@ class World:
     session: UserSession
     event: Event
     invitation: Invitation
+    webhook: WebhookEndpoint
+    webhook_delivery: WebhookDelivery
 
     def object_for(self, basename: str):
         return {
@@ -71,6 +75,8 @@ class World:
             "report": None,  # reports are collection routes only
             "event": self.event,
             "invitation": self.invitation,
+            "webhook": self.webhook,
+            "webhook-delivery": self.webhook_delivery,
         }[basename]
 
 
@@ -102,12 +108,14 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
         name=f"Customer {marker}",
         email=f"c.{marker}@example.com",
         assigned_to=employee,
+        external_id=f"ext-{marker}",
     )
     lead = Lead.objects.create(
         organization=organization,
         name=f"Lead {marker}",
         email=f"l.{marker}@example.com",
         assigned_to=employee,
+        external_id=f"ext-{marker}",
     )
     pipeline = Pipeline.objects.create(organization=organization, name=f"Pipe {marker}")
     stage = PipelineStage.objects.create(
@@ -125,6 +133,7 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
         assigned_to=employee,
         value=1000,
         probability=20,
+        external_id=f"ext-{marker}",
     )
     # What the deal services would have recorded for a deal created in `stage`.
     DealStageHistory.objects.create(
@@ -143,6 +152,21 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
         role=role,
         invited_by=owner.user,
         expires_at=timezone.now() + timedelta(days=7),
+    )
+    # A public address literal: creating it needs no DNS, and nothing is sent in these tests
+    # (the test transaction never commits, so no delivery task runs).
+    webhook = WebhookEndpoint.objects.create(
+        organization=organization,
+        url=f"https://93.184.215.14/hooks/{marker}",
+        description=f"Hook {marker}",
+        secret=f"whsec_{marker}",
+    )
+    webhook_delivery = WebhookDelivery.objects.create(
+        organization=organization,
+        endpoint=webhook,
+        event=event,
+        event_type=event.type,
+        payload={"id": event.pk, "type": event.type},
     )
     return World(
         organization=organization,
@@ -164,6 +188,8 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
         session=UserSession.objects.filter(user=owner.user).first(),
         event=event,
         invitation=invitation,
+        webhook=webhook,
+        webhook_delivery=webhook_delivery,
     )
 
 

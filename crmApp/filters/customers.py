@@ -6,6 +6,7 @@ from crmApp.models.base import ActiveStatus
 
 
 class CustomerFilterSet(StrictFilterSet):
+    external_id = django_filters.CharFilter(field_name="external_id", max_length=255)
     status = django_filters.ChoiceFilter(choices=ActiveStatus.choices)
     customer_type = django_filters.ChoiceFilter(choices=Customer.CustomerType.choices)
     assigned_to = IdFilter(field_name="assigned_to_id")
@@ -14,4 +15,11 @@ class CustomerFilterSet(StrictFilterSet):
 
     class Meta:
         model = Customer
-        fields = ["status", "customer_type", "assigned_to", "created_after", "created_before"]
+        fields = [
+            "external_id",
+            "status",
+            "customer_type",
+            "assigned_to",
+            "created_after",
+            "created_before",
+        ]

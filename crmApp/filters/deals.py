@@ -5,6 +5,7 @@ from crmApp.models import Deal
 
 
 class DealFilterSet(StrictFilterSet):
+    external_id = django_filters.CharFilter(field_name="external_id", max_length=255)
     status = django_filters.ChoiceFilter(choices=Deal.Status.choices)
     priority = django_filters.ChoiceFilter(choices=Deal.Priority.choices)
     pipeline = IdFilter(field_name="pipeline_id")
@@ -21,6 +22,7 @@ class DealFilterSet(StrictFilterSet):
     class Meta:
         model = Deal
         fields = [
+            "external_id",
             "status",
             "priority",
             "pipeline",

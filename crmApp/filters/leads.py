@@ -20,6 +20,7 @@ class ScoreFilter(django_filters.NumberFilter):
 
 
 class LeadFilterSet(StrictFilterSet):
+    external_id = django_filters.CharFilter(field_name="external_id", max_length=255)
     status = django_filters.ChoiceFilter(choices=ActiveStatus.choices)
     qualification_status = django_filters.ChoiceFilter(choices=Lead.QualificationStatus.choices)
     source = django_filters.ChoiceFilter(choices=Lead.Source.choices)
@@ -33,6 +34,7 @@ class LeadFilterSet(StrictFilterSet):
     class Meta:
         model = Lead
         fields = [
+            "external_id",
             "status",
             "qualification_status",
             "source",

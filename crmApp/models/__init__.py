@@ -10,6 +10,7 @@ from crmApp.models.pipelines import Pipeline, PipelineStage
 from crmApp.models.rbac import Permission, Role, RolePermission, UserRole
 from crmApp.models.users import EmailVerificationToken, PasswordResetToken, User, UserSession
 from crmApp.models.vendors import Vendor
+from crmApp.models.webhooks import IdempotencyKey, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "CodeSequence",
@@ -21,6 +22,7 @@ __all__ = [
     "Event",
     "EventDelivery",
     "Invitation",
+    "IdempotencyKey",
     "Lead",
     "Organization",
     "PasswordResetToken",
@@ -34,5 +36,7 @@ __all__ = [
     "UserRole",
     "UserSession",
     "Vendor",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "next_codes",
 ]

@@ -13,6 +13,8 @@ class Customer(AddressFields, OrganizationScopedModel):
         BUSINESS = "business", "Business"
 
     code = models.CharField(max_length=50, null=True, blank=True)
+    #: The caller's own id for the record (another system's key), unique per organization.
+    external_id = models.CharField(max_length=255, null=True, blank=True)
     name = models.CharField(max_length=255)
     customer_type = models.CharField(
         max_length=20, choices=CustomerType.choices, default=CustomerType.INDIVIDUAL
@@ -50,7 +52,12 @@ class Customer(AddressFields, OrganizationScopedModel):
     class Meta:
         db_table = "customers"
         constraints = [
-            models.UniqueConstraint(fields=["organization", "code"], name="uniq_customer_code")
+            models.UniqueConstraint(
+                fields=["organization", "external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="uniq_customer_external_id",
+            ),
+            models.UniqueConstraint(fields=["organization", "code"], name="uniq_customer_code"),
         ]
         indexes = [
             models.Index(fields=["organization", "id"]),

@@ -22,6 +22,8 @@ class Deal(OrganizationScopedModel):
         URGENT = "urgent", "Urgent"
 
     code = models.CharField(max_length=50, null=True, blank=True)
+    #: The caller's own id for the record (another system's key), unique per organization.
+    external_id = models.CharField(max_length=255, null=True, blank=True)
     title = models.CharField(max_length=255)
     description = models.TextField(null=True, blank=True)
     customer = models.ForeignKey(
@@ -61,7 +63,12 @@ class Deal(OrganizationScopedModel):
     class Meta:
         db_table = "deals"
         constraints = [
-            models.UniqueConstraint(fields=["organization", "code"], name="uniq_deal_code")
+            models.UniqueConstraint(
+                fields=["organization", "external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="uniq_deal_external_id",
+            ),
+            models.UniqueConstraint(fields=["organization", "code"], name="uniq_deal_code"),
         ]
         indexes = [
             models.Index(fields=["organization", "id"]),

@@ -26,6 +26,7 @@ EVENT_VERBS: dict[str, tuple[str, ...]] = {
     "employee": ("created", "updated", "deleted"),
     "vendor": ("created", "updated", "deleted"),
     "member": ("invited", "joined", "removed"),
+    "webhook": ("disabled",),
 }
 EVENT_RESOURCES: tuple[str, ...] = tuple(EVENT_VERBS)
 EVENT_TYPES: tuple[str, ...] = tuple(

@@ -28,6 +28,8 @@ class Lead(AddressFields, OrganizationScopedModel):
         LOST = "lost", "Lost"
 
     code = models.CharField(max_length=50, null=True, blank=True)
+    #: The caller's own id for the record (another system's key), unique per organization.
+    external_id = models.CharField(max_length=255, null=True, blank=True)
     name = models.CharField(max_length=255)
     company = models.CharField(max_length=255, null=True, blank=True)
     job_title = models.CharField(max_length=100, null=True, blank=True)
@@ -63,7 +65,12 @@ class Lead(AddressFields, OrganizationScopedModel):
     class Meta:
         db_table = "leads"
         constraints = [
-            models.UniqueConstraint(fields=["organization", "code"], name="uniq_lead_code")
+            models.UniqueConstraint(
+                fields=["organization", "external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="uniq_lead_external_id",
+            ),
+            models.UniqueConstraint(fields=["organization", "code"], name="uniq_lead_code"),
         ]
         indexes = [
             models.Index(fields=["organization", "id"]),

@@ -22,6 +22,7 @@ RESOURCES = (
     "reports",
     "settings",
     "events",
+    "webhooks",
 )
 ACTIONS = ("view", "create", "update", "delete", "manage")
 
@@ -96,12 +97,14 @@ PERMISSION_TABLE: dict[str, dict[str, tuple[Perm, ...]]] = {
     "vendor": _crud("vendors", types=(("vendors", "view"),)),
     "customer": _crud(
         "customers",
+        upsert=(("customers", "create"), ("customers", "update")),
         activate=(("customers", "update"),),
         deactivate=(("customers", "update"),),
         **_bulk("customers"),
     ),
     "lead": _crud(
         "leads",
+        upsert=(("leads", "create"), ("leads", "update")),
         qualify=(("leads", "update"),),
         disqualify=(("leads", "update"),),
         convert=(("leads", "update"), ("customers", "create")),
@@ -116,6 +119,7 @@ PERMISSION_TABLE: dict[str, dict[str, tuple[Perm, ...]]] = {
     ),
     "deal": _crud(
         "deals",
+        upsert=(("deals", "create"), ("deals", "update")),
         move_stage=(("deals", "update"),),
         mark_won=(("deals", "update"),),
         mark_lost=(("deals", "update"),),
@@ -134,6 +138,19 @@ PERMISSION_TABLE: dict[str, dict[str, tuple[Perm, ...]]] = {
     "invitation": dict.fromkeys(
         ("list", "retrieve", "resend", "revoke"), (("organizations", "manage"),)
     ),
+    # Endpoints send the organization's records to outside URLs, so creating and changing them
+    # (and seeing a secret) is left to admins; managers may watch them and their deliveries.
+    "webhook": _crud(
+        "webhooks",
+        deliveries=(("webhooks", "view"),),
+        rotate_secret=(("webhooks", "update"),),
+        test=(("webhooks", "update"),),
+    ),
+    "webhook-delivery": {
+        "list": (("webhooks", "view"),),
+        "retrieve": (("webhooks", "view"),),
+        "redeliver": (("webhooks", "update"),),
+    },
 }
 
 _CRM = ("employees", "vendors", "customers", "leads", "deals", "pipelines")
@@ -149,7 +166,10 @@ SYSTEM_ROLES: dict[str, tuple[str, str, tuple[Perm, ...]]] = {
         "Manager",
         "Full control of CRM records; reads organization settings.",
         tuple((r, a) for r in (*_CRM, "reports") for a in ("view", "create", "update", "delete"))
-        + tuple((r, "view") for r in ("organizations", "users", "roles", "permissions", "events")),
+        + tuple(
+            (r, "view")
+            for r in ("organizations", "users", "roles", "permissions", "events", "webhooks")
+        ),
     ),
     "sales": (
         "Sales",

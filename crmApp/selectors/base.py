@@ -83,3 +83,13 @@ class ResourceSelector:
         fields = list(self.model._meta.concrete_fields)
         values = queryset.values_list(*[field.attname for field in fields])[:limit]
         return [field.name for field in fields], values.iterator(chunk_size=2000)
+
+
+def external_id_taken(
+    model: type[Model], organization_id: int, external_id: str, *, exclude_pk: int | None = None
+) -> bool:
+    """Whether another row of `model` in the organization has `external_id`."""
+    rows = model._default_manager.filter(organization_id=organization_id, external_id=external_id)
+    if exclude_pk is not None:
+        rows = rows.exclude(pk=exclude_pk)
+    return rows.exists()

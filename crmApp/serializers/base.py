@@ -16,6 +16,7 @@ from rest_framework import serializers
 from crmApp.models import Organization
 from crmApp.models.base import organization_id_of, tenant_filter
 from crmApp.permissions import get_access
+from crmApp.selectors.base import external_id_taken
 
 MAX_TEXT_LENGTH = 10_000
 MAX_TAGS = 50
@@ -219,7 +220,7 @@ class TenantModelSerializer(BoundedModelSerializer):
         return [
             validator
             for validator in super().get_unique_together_validators()
-            if "code" not in getattr(validator, "fields", ())
+            if not {"code", "external_id"} & set(getattr(validator, "fields", ()))
         ]
 
     def get_default_organization_id(self) -> int | None:
@@ -247,9 +248,25 @@ class TenantModelSerializer(BoundedModelSerializer):
         attrs = super().validate(attrs)
         organization_id = self.resolve_organization_id(attrs)
         self.check_same_organization(attrs, organization_id)
+        self.check_external_id(attrs, organization_id)
         #: The organization this form writes into, for the write permission check.
         self.organization_id = organization_id
         return attrs
+
+    def check_external_id(self, attrs, organization_id: int) -> None:
+        """External ids are unique per organization; an empty one means none."""
+        if "external_id" not in attrs:
+            return
+        value = attrs["external_id"]
+        if value is not None and not value.strip():
+            attrs["external_id"] = value = None
+        if value is None:
+            return
+        exclude_pk = self.instance.pk if self.instance is not None else None
+        if external_id_taken(self.Meta.model, organization_id, value, exclude_pk=exclude_pk):
+            raise serializers.ValidationError(
+                {"external_id": ["Another record of this organization has this external id."]}
+            )
 
     def check_same_organization(self, attrs, organization_id: int) -> None:
         errors = {}

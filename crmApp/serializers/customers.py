@@ -60,6 +60,7 @@ class CustomerSerializer(TenantModelSerializer):
             "id",
             "organization",
             "code",
+            "external_id",
             "name",
             "company_name",
             "contact_person",

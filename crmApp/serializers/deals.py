@@ -84,6 +84,7 @@ class DealSerializer(TenantModelSerializer):
             "id",
             "organization",
             "code",
+            "external_id",
             "customer",
             "pipeline",
             "stage",

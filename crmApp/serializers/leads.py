@@ -69,6 +69,7 @@ class LeadSerializer(TenantModelSerializer):
             "id",
             "organization",
             "code",
+            "external_id",
             "name",
             "company",
             "job_title",

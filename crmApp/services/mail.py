@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
-from crmApp.models import Event, User
+from crmApp.models import Event, User, UserOrganization
 from crmApp.services.outbox import Consumer, consumer_register
 
 
@@ -60,6 +60,40 @@ MEMBER_JOINED_EMAIL = consumer_register(
         name="member_joined_email",
         types=frozenset({"member.joined"}),
         handler=member_joined_email,
+        queue="email",
+    )
+)
+
+
+def webhook_disabled_email(event: Event) -> None:
+    """Tell the organization's owners that one of its webhook endpoints was disabled."""
+    owners = list(
+        UserOrganization.objects.filter(
+            organization_id=event.organization_id, is_owner=True, is_active=True
+        )
+        .exclude(user__email="")
+        .order_by("user_id")
+        .values_list("user__email", flat=True)
+    )
+    if not owners:
+        return
+    email_send(
+        to=owners,
+        template="webhook_disabled",
+        context={
+            "organization": event.organization,
+            "url": event.snapshot.get("url", ""),
+            "failures": event.snapshot.get("consecutive_failures", 0),
+        },
+        headers={"X-CRM-Event-ID": str(event.pk)},
+    )
+
+
+WEBHOOK_DISABLED_EMAIL = consumer_register(
+    Consumer(
+        name="webhook_disabled_email",
+        types=frozenset({"webhook.disabled"}),
+        handler=webhook_disabled_email,
         queue="email",
     )
 )

@@ -49,6 +49,9 @@ class Consumer:
     types: frozenset[str]
     handler: Callable[[Event], None]
     queue: str = "default"
+    #: Of the organization ids given, those whose events it wants; None means every one. Lets
+    #: a consumer that only some organizations use (webhooks) skip a delivery row per event.
+    organizations: Callable[[set[int]], set[int]] | None = None
 
 
 #: name -> consumer. Registered at import time by the modules that define consumers.
@@ -62,7 +65,7 @@ def consumer_register(consumer: Consumer) -> Consumer:
 
 def consumers() -> dict[str, Consumer]:
     """The registry, with the project's own consumers loaded (their modules register them)."""
-    from crmApp.services import mail  # noqa: F401
+    from crmApp.services import mail, webhooks  # noqa: F401
 
     return CONSUMERS
 
@@ -95,19 +98,28 @@ def outbox_fan_out(*, batch: int = DEFAULT_BATCH) -> int:
             Event.objects.select_for_update(skip_locked=_skip_locked())
             .filter(fanned_out_at__isnull=True)
             .order_by("id")
-            .values_list("id", "type")[:batch]
+            .values_list("id", "type", "organization_id")[:batch]
         )
         if not events:
             return 0
+        organization_ids = {organization_id for _, _, organization_id in events}
+        wanted = {
+            consumer.name: consumer.organizations(organization_ids)
+            for consumer in consumers().values()
+            if consumer.organizations is not None
+        }
         EventDelivery.objects.bulk_create(
             [
                 EventDelivery(event_id=event_id, consumer=consumer.name, next_attempt_at=now)
-                for event_id, event_type in events
+                for event_id, event_type, organization_id in events
                 for consumer in consumers_for(event_type)
+                if consumer.name not in wanted or organization_id in wanted[consumer.name]
             ],
             ignore_conflicts=True,
         )
-        Event.objects.filter(pk__in=[event_id for event_id, _ in events]).update(fanned_out_at=now)
+        Event.objects.filter(pk__in=[event_id for event_id, _, _ in events]).update(
+            fanned_out_at=now
+        )
     return len(events)
 
 

@@ -52,6 +52,8 @@ def client_device(request) -> str | None:
 
 
 class LoginView(APIView):
+    #: Auth answers hold tokens, which are never stored for replay (crmApp.idempotency).
+    idempotency_exempt = True
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_classes = [AuthRateThrottle, AnonRateThrottle]
@@ -78,6 +80,8 @@ class LoginView(APIView):
 
 
 class RefreshView(APIView):
+    #: Auth answers hold tokens, which are never stored for replay (crmApp.idempotency).
+    idempotency_exempt = True
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_classes = [AuthRateThrottle, AnonRateThrottle]
@@ -96,6 +100,8 @@ class RefreshView(APIView):
 
 
 class LogoutView(APIView):
+    #: Auth answers hold tokens, which are never stored for replay (crmApp.idempotency).
+    idempotency_exempt = True
     permission_classes = [IsAuthenticated]
     serializer_class = LogoutSerializer
 
@@ -114,6 +120,8 @@ class LogoutView(APIView):
 
 
 class ChangePasswordView(APIView):
+    #: Auth answers hold tokens, which are never stored for replay (crmApp.idempotency).
+    idempotency_exempt = True
     permission_classes = [IsAuthenticated]
     throttle_classes = [AuthRateThrottle, UserRateThrottle]
     throttle_scope = "auth"
@@ -209,6 +217,8 @@ class PasswordResetConfirmView(AtomicWritesMixin, APIView):
     create=extend_schema(request=RegistrationSerializer, responses={201: UserSerializer}),
 )
 class UserViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
+    #: Auth answers hold tokens, which are never stored for replay (crmApp.idempotency).
+    idempotency_exempt = True
     """Users visible to the caller: themselves and members of organizations they can read.
 
     Nobody edits or deletes another user here; registration is anonymous.

@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -10,9 +10,11 @@ from crmApp.serializers.schema import CustomerMessageSerializer, CustomerStatsSe
 from crmApp.services import customers as services
 from crmApp.viewsets.base import OrganizationScopedViewSet
 from crmApp.viewsets.bulk import BulkActionsMixin
+from crmApp.viewsets.upsert import ExternalIdUpsertMixin, upsert_schema
 
 
-class CustomerViewSet(BulkActionsMixin, OrganizationScopedViewSet):
+@extend_schema_view(upsert=upsert_schema(CustomerSerializer))
+class CustomerViewSet(ExternalIdUpsertMixin, BulkActionsMixin, OrganizationScopedViewSet):
     selector = CustomerSelector()
     serializer_classes = {"default": CustomerSerializer, "list": CustomerListSerializer}
     filterset_class = CustomerFilterSet

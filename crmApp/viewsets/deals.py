@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -17,9 +17,11 @@ from crmApp.serializers.schema import DealMessageSerializer, DealStatsSerializer
 from crmApp.services import deals as services
 from crmApp.viewsets.base import OrganizationScopedViewSet
 from crmApp.viewsets.bulk import BulkActionsMixin
+from crmApp.viewsets.upsert import ExternalIdUpsertMixin, upsert_schema
 
 
-class DealViewSet(BulkActionsMixin, OrganizationScopedViewSet):
+@extend_schema_view(upsert=upsert_schema(DealSerializer))
+class DealViewSet(ExternalIdUpsertMixin, BulkActionsMixin, OrganizationScopedViewSet):
     selector = DealSelector()
     serializer_classes = {"default": DealSerializer, "list": DealListSerializer}
     filterset_class = DealFilterSet

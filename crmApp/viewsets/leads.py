@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -15,9 +15,11 @@ from crmApp.serializers.schema import (
 from crmApp.services import leads as services
 from crmApp.viewsets.base import OrganizationScopedViewSet
 from crmApp.viewsets.bulk import BulkActionsMixin
+from crmApp.viewsets.upsert import ExternalIdUpsertMixin, upsert_schema
 
 
-class LeadViewSet(BulkActionsMixin, OrganizationScopedViewSet):
+@extend_schema_view(upsert=upsert_schema(LeadSerializer))
+class LeadViewSet(ExternalIdUpsertMixin, BulkActionsMixin, OrganizationScopedViewSet):
     selector = LeadSelector()
     serializer_classes = {"default": LeadSerializer, "list": LeadListSerializer}
     filterset_class = LeadFilterSet

@@ -44,6 +44,7 @@ DETAIL_KEYS = [
     "id",
     "organization",
     "code",
+    "external_id",
     "customer",
     "pipeline",
     "stage",
