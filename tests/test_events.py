@@ -531,3 +531,14 @@ def test_events_view_is_granted_to_admins_and_managers_only():
     assert ("events", "manage") in grants["admin"]
     assert ("events", "view") in grants["manager"]
     assert not {p for p in grants["sales"] | grants["viewer"] if p[0] == "events"}
+
+
+@pytest.mark.parametrize(
+    "bound",
+    ["0922-09-01T03:31:22.0-19:50", "2026-01-01T00:00:00+23:59", "0001-01-01T00:00:00+05:00"],
+)
+def test_time_bounds_with_extreme_offsets_are_never_a_500(owner, org, bound):
+    response = owner.client.get("/api/events/", {"created_after": bound})
+    assert response.status_code in (200, 400)
+    response = owner.client.get("/api/events/", {"created_before": bound})
+    assert response.status_code in (200, 400)

@@ -5,6 +5,7 @@ Set once in `REST_FRAMEWORK["DEFAULT_FILTER_BACKENDS"]`; each resource declares 
 """
 
 import copy
+import datetime
 
 import django_filters
 from django import forms
@@ -52,6 +53,29 @@ class IdFilter(django_filters.NumberFilter):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", 2**63 - 1)
         super().__init__(*args, **kwargs)
+
+
+class UTCDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date-time, converted to UTC before it reaches the database.
+
+    PostgreSQL refuses offsets beyond ±15:59 that Python accepts (a 500 otherwise), and a
+    conversion past year 1 or 9999 overflows: both are a 400 here.
+    """
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None or parsed.tzinfo is None:
+            return parsed
+        try:
+            return parsed.astimezone(datetime.UTC)
+        except OverflowError:
+            raise forms.ValidationError("Date-time out of range.", code="invalid") from None
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """A date-time bound compared in UTC (see UTCDateTimeField)."""
+
+    field_class = UTCDateTimeField
 
 
 class FilterTemplates(dict):

@@ -3,7 +3,7 @@
 import django_filters
 from rest_framework.exceptions import ValidationError
 
-from crmApp.filters.base import IdFilter, StrictFilterBackend, StrictFilterSet
+from crmApp.filters.base import IdFilter, StrictFilterBackend, StrictFilterSet, UTCDateTimeFilter
 from crmApp.models import Event
 from crmApp.models.events import EVENT_RESOURCES, EVENT_TYPES
 
@@ -15,8 +15,8 @@ class EventFilterSet(StrictFilterSet):
     type = django_filters.ChoiceFilter(choices=[(t, t) for t in EVENT_TYPES])
     resource = django_filters.ChoiceFilter(choices=[(r, r) for r in EVENT_RESOURCES])
     resource_id = IdFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Event
