@@ -24,22 +24,22 @@ def customer_set_status(*, customer: Customer, status: str, actor: User | None =
     return customer
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def customer_create(*, actor: User | None, organization: Organization, **fields: Any) -> Customer:
     return record_create(Customer, actor=actor, organization=organization, **fields)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def customer_update(*, customer: Customer, actor: User | None, **changes: Any) -> Customer:
     return record_update(customer, actor=actor, **changes)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def customer_delete(*, customer: Customer, actor: User | None) -> None:
     record_delete(customer, actor=actor)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def customer_delete_many(*, ids: list[int], actor: User | None) -> int:
     """Delete the customers with `ids` (already checked to be visible and deletable)."""
     return records_delete(Customer, ids=ids, actor=actor)

@@ -342,12 +342,12 @@ def deal_reopen(*, deal: Deal, actor: User | None) -> Deal:
     return deal
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def deal_delete(*, deal: Deal, actor: User | None) -> None:
     record_delete(deal, actor=actor)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def deal_delete_many(*, ids: list[int], actor: User | None) -> int:
     """Delete the deals with `ids` (already checked to be visible and deletable)."""
     return records_delete(Deal, ids=ids, actor=actor)

@@ -67,16 +67,16 @@ def _suspend_membership(*, employee: Employee, actor: User | None) -> bool:
     return True
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def employee_create(*, actor: User | None, organization: Organization, **fields: Any) -> Employee:
     return record_create(Employee, actor=actor, organization=organization, **fields)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def employee_update(*, employee: Employee, actor: User | None, **changes: Any) -> Employee:
     return record_update(employee, actor=actor, **changes)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def employee_delete(*, employee: Employee, actor: User | None) -> None:
     record_delete(employee, actor=actor)

@@ -122,22 +122,22 @@ def lead_convert(
     return customer
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def lead_create(*, actor: User | None, organization: Organization, **fields: Any) -> Lead:
     return record_create(Lead, actor=actor, organization=organization, **fields)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def lead_update(*, lead: Lead, actor: User | None, **changes: Any) -> Lead:
     return record_update(lead, actor=actor, **changes)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def lead_delete(*, lead: Lead, actor: User | None) -> None:
     record_delete(lead, actor=actor)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def lead_delete_many(*, ids: list[int], actor: User | None) -> int:
     """Delete the leads with `ids` (already checked to be visible and deletable)."""
     return records_delete(Lead, ids=ids, actor=actor)

@@ -197,7 +197,7 @@ def pipeline_update(*, pipeline: Pipeline, actor: User | None, **changes) -> Pip
     return pipeline
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def pipeline_delete(*, pipeline: Pipeline, actor: User | None) -> None:
     """Delete a pipeline with its stages (its deals go with it)."""
     record_delete(pipeline, actor=actor)

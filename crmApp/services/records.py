@@ -5,6 +5,11 @@ names its entity; this module holds the steps they share, so that what every wri
 written once: the row change and, for models that declare an `EVENT_RESOURCE`, its domain event
 (`<resource>.created|updated|deleted`) in the same transaction. Callers pass validated,
 same-organization values.
+
+The thin `<entity>_create|update|delete` services run these steps under
+`transaction.atomic(savepoint=False)`: inside a request's transaction a savepoint of their own
+would cost two round trips per write for nothing, since they raise no refusal of their own and
+any database error already ends the whole request's transaction.
 """
 
 from __future__ import annotations
