@@ -2,7 +2,7 @@
 
 `status` is not part of the create form (a lead starts active). `qualification_status` may never
 be set to `converted` by a form (only conversion does that) and is frozen once a lead is
-converted, so the lead and the customer made from it cannot drift apart [B1].
+converted, so the lead and the customer made from it cannot drift apart.
 """
 
 from rest_framework import serializers
