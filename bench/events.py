@@ -12,12 +12,13 @@ an SMTP server's. Never part of the test suite.
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
+
+from workers import celery_workers, seconds_until
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = "postgres://postgres@127.0.0.1:5432"
@@ -84,34 +85,14 @@ def main() -> None:
     record_seconds = time.perf_counter() - started
 
     queues = ",".join(prefix + kind for kind in settings.TASK_QUEUES)
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "crmAdmin", "worker", "-Q", queues,
-             "-c", str(args.concurrency), "-n", f"bench{n}.{prefix}@%h", "--without-mingle",
-             "--without-gossip", "--without-heartbeat", "-l", "warning"],
-            cwd=ROOT, env=env, start_new_session=True,
-        )
-        for n in (1, 2)
-    ]  # fmt: skip
-    try:
-        time.sleep(6)  # let both workers connect before the race starts
+    with celery_workers(queues=queues, concurrency=args.concurrency, prefix=prefix, env=env):
         started = time.perf_counter()
         for _ in range(2 * args.concurrency):
             publish(outbox_dispatch, queue="default")
-        delivered, progressed = 0, time.perf_counter()
-        while delivered < args.events:
-            time.sleep(0.05)
-            now_delivered = EventDelivery.objects.filter(status="delivered").count()
-            if now_delivered != delivered:
-                delivered, progressed = now_delivered, time.perf_counter()
-            elif time.perf_counter() - progressed > 60:
-                raise SystemExit(f"no progress for 60 s with {delivered} delivered")
+        seconds_until(
+            lambda: EventDelivery.objects.filter(status="delivered").count(), target=args.events
+        )
         seconds = time.perf_counter() - started
-    finally:
-        for worker in workers:
-            os.killpg(worker.pid, signal.SIGTERM)
-        for worker in workers:
-            worker.wait(timeout=30)
     attempts = sum(EventDelivery.objects.values_list("attempts", flat=True))
     print(
         f"events recorded:      {args.events} in {record_seconds:.2f} s "

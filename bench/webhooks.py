@@ -18,7 +18,6 @@ Never part of the test suite.
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,8 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from workers import celery_workers, seconds_until
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = "postgres://postgres@127.0.0.1:5432"
@@ -91,34 +92,17 @@ def deliveries_per_second(args, env, prefix) -> None:
             )
 
     queues = ",".join(prefix + kind for kind in settings.TASK_QUEUES)
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "crmAdmin", "worker", "-Q", queues,
-             "-c", str(args.concurrency), "-n", f"bench{n}.{prefix}@%h", "--without-mingle",
-             "--without-gossip", "--without-heartbeat", "-l", "warning"],
-            cwd=ROOT, env=env, start_new_session=True,
-        )
-        for n in (1, 2)
-    ]  # fmt: skip
     try:
-        time.sleep(6)  # let both workers connect before the race starts
-        started = time.perf_counter()
-        for _ in range(2 * args.concurrency):
-            publish(outbox_dispatch, queue="default")
-        done, progressed = 0, time.perf_counter()
-        while done < args.events:
-            time.sleep(0.05)
-            now_done = WebhookDelivery.objects.filter(status="succeeded").count()
-            if now_done != done:
-                done, progressed = now_done, time.perf_counter()
-            elif time.perf_counter() - progressed > 60:
-                raise SystemExit(f"no progress for 60 s with {done} delivered")
-        seconds = time.perf_counter() - started
+        with celery_workers(queues=queues, concurrency=args.concurrency, prefix=prefix, env=env):
+            started = time.perf_counter()
+            for _ in range(2 * args.concurrency):
+                publish(outbox_dispatch, queue="default")
+            seconds_until(
+                lambda: WebhookDelivery.objects.filter(status="succeeded").count(),
+                target=args.events,
+            )
+            seconds = time.perf_counter() - started
     finally:
-        for worker in workers:
-            os.killpg(worker.pid, signal.SIGTERM)
-        for worker in workers:
-            worker.wait(timeout=30)
         server.shutdown()
     attempts = sum(WebhookDelivery.objects.values_list("attempts", flat=True))
     once = len(counter.ids) == len(set(counter.ids)) == args.events == attempts
