@@ -59,6 +59,23 @@ def email_verification_request(*, user: User) -> None:
         email_task_queue("verify_email", user.pk)
 
 
+def _token_replace(
+    model: type[EmailVerificationToken] | type[PasswordResetToken],
+    *,
+    user: User,
+    lifetime: timedelta,
+) -> str:
+    """Spend the account's unused tokens of `model` and store a new one; the raw token.
+
+    Only the newest mail's link works; the row keeps the token's digest, never the token.
+    """
+    now = timezone.now()
+    model.objects.filter(user=user, is_used=False).update(is_used=True, used_at=now)
+    raw, digest = token_mint()
+    model.objects.create(user=user, token=digest, expires_at=now + lifetime)
+    return raw
+
+
 @transaction.atomic
 def verification_email_send(*, user_id: int) -> None:
     """The email task's body: mint a verification token and mail its link.
@@ -68,15 +85,8 @@ def verification_email_send(*, user_id: int) -> None:
     user = User.objects.filter(pk=user_id, is_active=True, email_verified_at__isnull=True).first()
     if user is None:
         return
-    now = timezone.now()
-    EmailVerificationToken.objects.filter(user=user, is_used=False).update(
-        is_used=True, used_at=now
-    )
-    raw, digest = token_mint()
     hours = settings.EMAIL_VERIFICATION_TTL_HOURS
-    EmailVerificationToken.objects.create(
-        user=user, token=digest, expires_at=now + timedelta(hours=hours)
-    )
+    raw = _token_replace(EmailVerificationToken, user=user, lifetime=timedelta(hours=hours))
     email_send(
         to=[user.email],
         template="verify_email",
@@ -131,13 +141,8 @@ def password_reset_email_send(*, user_id: int) -> None:
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         return
-    now = timezone.now()
-    PasswordResetToken.objects.filter(user=user, is_used=False).update(is_used=True, used_at=now)
-    raw, digest = token_mint()
     minutes = settings.PASSWORD_RESET_TTL_MINUTES
-    PasswordResetToken.objects.create(
-        user=user, token=digest, expires_at=now + timedelta(minutes=minutes)
-    )
+    raw = _token_replace(PasswordResetToken, user=user, lifetime=timedelta(minutes=minutes))
     email_send(
         to=[user.email],
         template="password_reset",
