@@ -51,13 +51,19 @@ def client_device(request) -> str | None:
     return request.META.get("HTTP_USER_AGENT")
 
 
-class LoginView(APIView):
-    #: Auth answers hold tokens, which are never stored for replay (crmApp.idempotency).
-    idempotency_exempt = True
+class AnonymousAuthView(APIView):
+    """An endpoint called without a token (login, refresh, emailed links): no authentication,
+    and the login-scoped rate limits on top of the anonymous ones."""
+
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_classes = [AuthRateThrottle, AnonRateThrottle]
     throttle_scope = "auth"
+
+
+class LoginView(AnonymousAuthView):
+    #: Auth answers hold tokens, which are never stored for replay (crmApp.idempotency).
+    idempotency_exempt = True
     serializer_class = LoginSerializer
 
     @extend_schema(request=LoginSerializer, responses=LoginResponseSerializer)
@@ -79,13 +85,9 @@ class LoginView(APIView):
         return Response({"user": UserSerializer(user).data, "tokens": tokens.as_dict()})
 
 
-class RefreshView(APIView):
+class RefreshView(AnonymousAuthView):
     #: Auth answers hold tokens, which are never stored for replay (crmApp.idempotency).
     idempotency_exempt = True
-    permission_classes = [AllowAny]
-    authentication_classes = []
-    throttle_classes = [AuthRateThrottle, AnonRateThrottle]
-    throttle_scope = "auth"
     serializer_class = RefreshSerializer
 
     def get_authenticate_header(self, request):
@@ -143,13 +145,9 @@ class ChangePasswordView(APIView):
 ACCEPTED_FOR_DELIVERY = {"message": "If the address has an account, a link has been sent."}
 
 
-class VerifyEmailView(AtomicWritesMixin, APIView):
+class VerifyEmailView(AtomicWritesMixin, AnonymousAuthView):
     """Confirm the account's address with the emailed token (the token alone proves it)."""
 
-    permission_classes = [AllowAny]
-    authentication_classes = []
-    throttle_classes = [AuthRateThrottle, AnonRateThrottle]
-    throttle_scope = "auth"
     serializer_class = TokenSerializer
 
     @extend_schema(request=TokenSerializer, responses=MessageSerializer)
@@ -193,13 +191,9 @@ class PasswordResetView(AtomicWritesMixin, APIView):
         return Response(ACCEPTED_FOR_DELIVERY, status=status.HTTP_202_ACCEPTED)
 
 
-class PasswordResetConfirmView(AtomicWritesMixin, APIView):
+class PasswordResetConfirmView(AtomicWritesMixin, AnonymousAuthView):
     """Set a new password with the emailed token; every session of the account ends."""
 
-    permission_classes = [AllowAny]
-    authentication_classes = []
-    throttle_classes = [AuthRateThrottle, AnonRateThrottle]
-    throttle_scope = "auth"
     serializer_class = PasswordResetConfirmSerializer
 
     @extend_schema(request=PasswordResetConfirmSerializer, responses=MessageSerializer)
