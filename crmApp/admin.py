@@ -9,7 +9,16 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models as db_models
 
 from crmApp import models
+from crmApp.admin_actions import (
+    convert_leads,
+    export_csv,
+    mark_lost,
+    mark_won,
+    within_organization,
+)
 from crmApp.models.base import organization_id_of
+from crmApp.services.deals import OPEN_STATUSES
+from crmApp.services.records import record_delete, records_delete
 
 
 @admin.register(models.User)
@@ -147,6 +156,16 @@ class TenantAdmin(admin.ModelAdmin):
         owner_field = type(obj).TENANT_PATH.split("__")[0].removesuffix("_id")
         return fields if owner_field in fields else (*fields, owner_field)
 
+    def delete_model(self, request, obj):
+        """Deleted through the records service, so a resource's `deleted` event is recorded
+        (naming the staff member) as when the API deletes it."""
+        record_delete(obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        records_delete(
+            self.model, ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+        )
+
 
 class OrganizationOwnedAdmin(TenantAdmin):
     """A model with an `organization` column and a generic list."""
@@ -271,6 +290,12 @@ class VendorAdmin(OrganizationOwnedAdmin):
     readonly_fields = ("code", *TIMESTAMPS)
 
 
+#: Filters by a related record of the organization the list is narrowed to.
+ASSIGNEE_FILTER = within_organization("assigned_to", models.Employee, "assignee")
+PIPELINE_FILTER = within_organization("pipeline", models.Pipeline, "pipeline")
+STAGE_FILTER = within_organization("stage", models.PipelineStage, "stage")
+
+
 @admin.register(models.Customer)
 class CustomerAdmin(OrganizationOwnedAdmin):
     list_display = (
@@ -283,8 +308,9 @@ class CustomerAdmin(OrganizationOwnedAdmin):
         "assigned_to",
         "created_at",
     )
-    list_filter = ("organization", "status", "customer_type", "source")
+    list_filter = ("organization", "status", "customer_type", "source", ASSIGNEE_FILTER)
     list_select_related = ("organization", "assigned_to")
+    actions = (export_csv,)
     search_fields = ("name", "email", "company_name", "code")
     date_hierarchy = "created_at"
     autocomplete_fields = ("organization", "assigned_to")
@@ -305,8 +331,16 @@ class LeadAdmin(OrganizationOwnedAdmin):
         "is_converted",
         "created_at",
     )
-    list_filter = ("organization", "qualification_status", "source", "status", "is_converted")
+    list_filter = (
+        "organization",
+        "qualification_status",
+        "source",
+        "status",
+        "is_converted",
+        ASSIGNEE_FILTER,
+    )
     list_select_related = ("organization", "assigned_to")
+    actions = (convert_leads, export_csv)
     search_fields = ("name", "email", "company", "code")
     date_hierarchy = "created_at"
     autocomplete_fields = ("organization", "assigned_to")
@@ -367,20 +401,45 @@ class DealAdmin(OrganizationOwnedAdmin):
         "expected_close_date",
         "created_at",
     )
-    list_filter = ("organization", "status", "priority", "is_won", "is_lost", "pipeline")
+    list_filter = (
+        "organization",
+        "status",
+        "priority",
+        "is_won",
+        "is_lost",
+        PIPELINE_FILTER,
+        STAGE_FILTER,
+        ASSIGNEE_FILTER,
+    )
     list_select_related = ("organization", "customer", "pipeline", "stage", "assigned_to")
+    actions = (mark_won, mark_lost, export_csv)
     search_fields = ("title", "code", "customer__name")
     date_hierarchy = "created_at"
     autocomplete_fields = ("organization", "customer", "lead", "pipeline", "stage", "assigned_to")
-    # Outcomes change through the deal services' state machine, the revenue is computed.
+    # Outcomes change through the deal services' state machine (the actions above), the
+    # revenue is computed.
     readonly_fields = (
         "code",
         "expected_revenue",
         "is_won",
         "is_lost",
         "actual_close_date",
+        "lost_reason",
         *TIMESTAMPS,
     )
+
+    def get_readonly_fields(self, request, obj=None):
+        """A won or lost deal keeps its stage, odds and status until it is reopened (through
+        the API), as `deal_update` demands."""
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and (obj.is_won or obj.is_lost):
+            return (*fields, "stage", "probability", "status")
+        return fields
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "status":  # "closed" only comes with winning or losing
+            kwargs["choices"] = [c for c in models.Deal.Status.choices if c[0] in OPEN_STATUSES]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
 
 @admin.register(models.DealStageHistory)

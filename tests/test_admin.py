@@ -223,3 +223,250 @@ def test_lists_show_the_useful_columns_and_lifecycle_fields_are_read_only(two_wo
     form_fields = set(change.context["adminform"].form.fields)
     assert {"code", "expected_revenue", "is_won", "is_lost"} & form_fields == set()
     assert 'class="admin-autocomplete' in change.content.decode()
+
+
+# --- actions through the services -------------------------------------------------------------
+
+
+def _action(client, model: str, action: str, records, **extra):
+    """Post `action` for `records` from the changelist, following the redirect back."""
+    data = {"action": action, "_selected_action": [str(r.pk) for r in records], **extra}
+    if "apply" not in extra:
+        data["index"] = "0"  # posted from the changelist's action bar
+    return client.post(reverse(f"admin:crmApp_{model}_changelist"), data, follow=True)
+
+
+def _messages(response) -> list[tuple[str, str]]:
+    return [(m.level_tag, m.message) for m in response.context["messages"]]
+
+
+def _events(type_: str, resource_id: int) -> list[tuple]:
+    from crmApp.models import Event
+
+    return list(
+        Event.objects.filter(type=type_, resource_id=resource_id).values_list(
+            "organization_id", "actor_id"
+        )
+    )
+
+
+def _boss():
+    return User.objects.get(email="boss@example.com")
+
+
+def test_mark_won_goes_through_the_deal_service(two_worlds, client):
+    from crmApp.models import DealStageHistory
+
+    here, _ = two_worlds
+
+    response = _action(client, "deal", "mark_won", [here.deal])
+
+    assert _messages(response) == [("success", "1 deal(s) marked as won.")]
+    here.deal.refresh_from_db()
+    assert (here.deal.is_won, here.deal.status, str(here.deal.probability)) == (
+        True,
+        "closed",
+        "100.00",
+    )
+    assert _events("deal.won", here.deal.pk) == [(here.organization.pk, _boss().pk)]
+    latest = DealStageHistory.objects.filter(deal=here.deal).latest("pk")
+    assert (latest.outcome, latest.actor_id, latest.left_at) == ("won", _boss().pk, None)
+
+
+def test_a_refused_transition_is_a_message_and_the_others_are_done(two_worlds, client):
+    from crmApp.services.deals import deal_mark_lost
+
+    here, there = two_worlds
+    deal_mark_lost(deal=here.deal, actor=None, lost_reason="budget")
+    here.deal.refresh_from_db()
+    before = _row(here.deal)
+
+    response = _action(client, "deal", "mark_won", [here.deal, there.deal])
+
+    assert response.status_code == 200
+    assert _messages(response) == [
+        (
+            "error",
+            f"Deal here ({here.deal.pk}): A lost deal cannot be marked as won; reopen it first.",
+        ),
+        ("success", "1 deal(s) marked as won."),
+    ]
+    assert _row(here.deal) == before
+    assert _events("deal.won", here.deal.pk) == []
+    there.deal.refresh_from_db()
+    assert there.deal.is_won is True
+    assert _events("deal.won", there.deal.pk) == [(there.organization.pk, _boss().pk)]
+
+
+def test_mark_lost_asks_for_the_reason_first(two_worlds, client):
+    here, _ = two_worlds
+
+    page = _action(client, "deal", "mark_lost", [here.deal])
+
+    # the form names the selection and nothing changed yet
+    assert page.status_code == 200
+    assert [t.name for t in page.templates][0] == "admin/crmApp/action_form.html"
+    html = page.content.decode()
+    assert 'name="lost_reason"' in html
+    assert f'name="_selected_action" value="{here.deal.pk}"' in html
+    assert 'name="action" value="mark_lost"' in html
+    here.deal.refresh_from_db()
+    assert here.deal.is_lost is False
+
+    done = _action(client, "deal", "mark_lost", [here.deal], apply="Mark", lost_reason="Budget")
+
+    assert _messages(done) == [("success", "1 deal(s) marked as lost.")]
+    here.deal.refresh_from_db()
+    assert (here.deal.is_lost, here.deal.lost_reason, str(here.deal.probability)) == (
+        True,
+        "Budget",
+        "0.00",
+    )
+    assert _events("deal.lost", here.deal.pk) == [(here.organization.pk, _boss().pk)]
+
+
+def test_convert_creates_each_customer_in_its_leads_own_organization(two_worlds, client):
+    from crmApp.models import Customer, Lead
+
+    here, there = two_worlds
+
+    page = _action(client, "lead", "convert_leads", [here.lead, there.lead])
+    assert 'name="customer_type"' in page.content.decode()
+    assert Customer.objects.filter(converted_from_lead__isnull=False).count() == 0
+
+    done = _action(
+        client,
+        "lead",
+        "convert_leads",
+        [here.lead, there.lead],
+        apply="Convert",
+        customer_type="individual",
+    )
+
+    assert _messages(done) == [("success", "2 lead(s) converted into customers.")]
+    for world in (here, there):
+        lead = Lead.objects.get(pk=world.lead.pk)
+        customer = Customer.objects.get(converted_from_lead=lead)
+        assert (lead.is_converted, lead.qualification_status) == (True, "converted")
+        assert (customer.organization_id, customer.name, customer.customer_type) == (
+            world.organization.pk,
+            lead.name,
+            "individual",
+        )
+        assert customer.assigned_to_id is None
+        assert _events("lead.converted", lead.pk) == [(world.organization.pk, _boss().pk)]
+        assert _events("customer.created", customer.pk) == [(world.organization.pk, _boss().pk)]
+
+
+def test_converting_a_converted_lead_is_refused_with_a_message(two_worlds, client):
+    from crmApp.models import Customer
+    from crmApp.services.leads import lead_convert
+
+    here, _ = two_worlds
+    lead_convert(lead=here.lead, actor=here.owner.user)
+    customers = Customer.objects.count()
+
+    done = _action(
+        client, "lead", "convert_leads", [here.lead], apply="Convert", customer_type="business"
+    )
+
+    assert _messages(done) == [
+        ("error", f"Lead here ({here.lead.pk}): Lead has already been converted.")
+    ]
+    assert Customer.objects.count() == customers
+
+
+def test_an_invalid_action_form_is_shown_again_and_changes_nothing(two_worlds, client):
+    from crmApp.models import Customer
+
+    here, _ = two_worlds
+
+    page = _action(client, "lead", "convert_leads", [here.lead], apply="Convert", customer_type="x")
+
+    assert page.status_code == 200
+    assert "Select a valid choice" in page.content.decode()
+    assert Customer.objects.filter(converted_from_lead=here.lead).exists() is False
+
+
+@pytest.mark.parametrize("model", ["customer", "lead", "deal"])
+def test_export_selected_writes_the_apis_csv(two_worlds, client, model):
+    import csv
+    import io
+
+    here, there = two_worlds
+    record = getattr(here, model)
+    type(record).objects.filter(pk=record.pk).update(**{"external_id": "=HYPERLINK(1)"})
+
+    response = client.post(
+        reverse(f"admin:crmApp_{model}_changelist"),
+        {"action": "export_csv", "_selected_action": [str(record.pk)], "index": "0"},
+    )
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv"
+    assert response["Content-Disposition"] == f'attachment; filename="{model}_export.csv"'
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    header = [field.name for field in type(record)._meta.concrete_fields]
+    assert rows[0] == header
+    assert len(rows) == 2  # only the selected record, not the other organization's
+    exported = dict(zip(header, rows[1], strict=True))
+    assert exported["id"] == str(record.pk)
+    assert exported["organization"] == str(here.organization.pk)
+    assert exported["external_id"] == "'=HYPERLINK(1)"
+
+
+def test_deleting_in_the_admin_records_the_deleted_events(two_worlds, client):
+    from crmApp.models import Customer, Vendor
+
+    here, _ = two_worlds
+    customer = Customer.objects.create(organization=here.organization, name="Gone soon")
+
+    response = _action(client, "customer", "delete_selected", [customer], post="yes")
+    single = client.post(
+        reverse("admin:crmApp_vendor_delete", args=[here.vendor.pk]), {"post": "yes"}
+    )
+
+    assert response.status_code == 200 and single.status_code == 302
+    assert Customer.objects.filter(pk=customer.pk).exists() is False
+    assert Vendor.objects.filter(pk=here.vendor.pk).exists() is False
+    assert _events("customer.deleted", customer.pk) == [(here.organization.pk, _boss().pk)]
+    assert _events("vendor.deleted", here.vendor.pk) == [(here.organization.pk, _boss().pk)]
+
+
+def test_staff_without_the_change_permission_are_not_offered_the_transitions(org, client):
+    from django.contrib.auth.models import Permission as DjangoPermission
+
+    staff = User.objects.create_user("desk@example.com", "desk", "Sturdy-Passw0rd!", is_staff=True)
+    staff.user_permissions.add(DjangoPermission.objects.get(codename="view_deal"))
+    client.force_login(staff)
+
+    response = client.get(reverse("admin:crmApp_deal_changelist"))
+
+    offered = [value for value, _ in response.context["action_form"].fields["action"].choices]
+    assert offered == ["", "export_csv"]
+
+
+def test_deal_filters_offer_the_chosen_organizations_records_only(two_worlds, client):
+    here, there = two_worlds
+    url = reverse("admin:crmApp_deal_changelist")
+
+    unnarrowed = client.get(url)
+    narrowed = client.get(url, {"organization__id__exact": here.organization.pk})
+    by_stage = client.get(
+        url, {"organization__id__exact": here.organization.pk, "stage": here.stage.pk}
+    )
+    by_other_stage = client.get(
+        url, {"organization__id__exact": here.organization.pk, "stage": here.other_stage.pk}
+    )
+
+    def choices(response, title):
+        (spec,) = [s for s in response.context["cl"].filter_specs if s.title == title]
+        return [c["display"] for c in spec.choices(response.context["cl"])][1:]  # 0: "All"
+
+    titles = {spec.title for spec in unnarrowed.context["cl"].filter_specs if spec.has_output()}
+    assert {"stage", "pipeline", "assignee"} & titles == set()
+    assert choices(narrowed, "stage") == ["Stage here", "Later here"]
+    assert choices(narrowed, "pipeline") == ["Pipe here"]
+    assert choices(narrowed, "assignee") == [str(here.manager), str(here.employee)]
+    assert list(by_stage.context["cl"].result_list) == [here.deal]
+    assert list(by_other_stage.context["cl"].result_list) == []

@@ -5,11 +5,7 @@ must validate, or nothing is written and the answer lists the errors per id. Siz
 `BULK_MAX_ITEMS`; exports stream at most `EXPORT_MAX_ROWS` rows of the filtered list.
 """
 
-import csv
-import json
-
 from django.conf import settings
-from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -17,25 +13,11 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from crmApp.csv_export import csv_download
 from crmApp.models.base import organization_id_of
 from crmApp.permissions import write_refusal
 from crmApp.serializers.actions import BulkDeleteBodySerializer, BulkUpdateBodySerializer
 from crmApp.serializers.schema import BulkDeleteSerializer, BulkResultSerializer
-
-CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def csv_cell(value):
-    if value is None:
-        return ""
-    # JSON columns (tags) as JSON, not Python's repr (`['a']`).
-    text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-    return "'" + text if text.startswith(CSV_FORMULA_PREFIXES) else text
 
 
 class BulkActionsMixin:
@@ -109,16 +91,7 @@ class BulkActionsMixin:
         header, values = self.selector.export_rows(
             self.filter_queryset(self.get_queryset()), limit=settings.EXPORT_MAX_ROWS
         )
-        writer = csv.writer(_Echo())
-
-        def rows():
-            yield writer.writerow(header)
-            for row in values:
-                yield writer.writerow([csv_cell(value) for value in row])
-
-        response = StreamingHttpResponse(rows(), content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="{self.basename}_export.csv"'
-        return response
+        return csv_download(header, values, filename=f"{self.basename}_export.csv")
 
 
 class BulkIdsSerializer(serializers.Serializer):

@@ -8,8 +8,6 @@ are a 400 in the envelope), the figures come from `crmApp.selectors.reports`, an
 table of the same figures with spreadsheet-formula cells neutralised by the export's helper.
 """
 
-import csv
-import io
 from collections.abc import Callable, Iterable
 
 from django.http import Http404
@@ -20,11 +18,11 @@ from rest_framework import exceptions, renderers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from crmApp.csv_export import csv_lines
 from crmApp.permissions import required_permissions
 from crmApp.selectors import reports
 from crmApp.serializers import reports as forms
 from crmApp.viewsets.base import OrganizationScopedMixin
-from crmApp.viewsets.bulk import csv_cell
 
 Table = tuple[list[str], Iterable[list]]
 
@@ -38,12 +36,7 @@ class ReportCSVRenderer(renderers.BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         header, rows = data
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow([csv_cell(value) for value in row])
-        return buffer.getvalue().encode(self.charset)
+        return "".join(csv_lines(header, rows)).encode(self.charset)
 
 
 def funnel_table(data: dict) -> Table:
