@@ -221,6 +221,7 @@ class RolePermissionAdmin(TenantAdmin):
     list_display = ("id", "role", "permission", "created_at")
     list_filter = ("role__organization",)
     list_select_related = ("role", "permission")
+    search_fields = ("role__name", "permission__resource", "permission__action")
     autocomplete_fields = ("role", "permission")
     readonly_fields = TIMESTAMPS
 
@@ -239,26 +240,53 @@ class UserRoleAdmin(OrganizationOwnedAdmin):
 class UserSessionAdmin(admin.ModelAdmin):
     list_display = ("id", "user", "is_revoked", "ip_address", "expires_at", "created_at")
     list_filter = ("is_revoked",)
+    list_select_related = ("user",)
+    ordering = ("-id",)
+    show_full_result_count = False
     search_fields = ("user__email", "ip_address")
     autocomplete_fields = ("user",)
     readonly_fields = ("refresh_jti", *TIMESTAMPS)
 
 
-admin.site.register(models.PasswordResetToken, raw_id_fields=("user",))
+class AccountTokenAdmin(admin.ModelAdmin):
+    """A mailed link's row: which account, until when, whether it was spent. The stored token
+    is a hash and the lifecycle belongs to the account services, so both are read-only."""
+
+    list_display = ("id", "user", "expires_at", "is_used", "used_at", "created_at")
+    list_filter = ("is_used",)
+    list_select_related = ("user",)
+    search_fields = ("user__email",)
+    autocomplete_fields = ("user",)
+    readonly_fields = ("token", "is_used", "used_at", *TIMESTAMPS)
+    ordering = ("-id",)
+
+
+admin.site.register(models.PasswordResetToken, AccountTokenAdmin)
+admin.site.register(models.EmailVerificationToken, AccountTokenAdmin)
 
 
 @admin.register(models.Invitation)
 class InvitationAdmin(OrganizationOwnedAdmin):
-    raw_id_fields = ("organization", "role", "invited_by", "accepted_by")
-    readonly_fields = ("token_hash",)
-
-
-admin.site.register(models.EmailVerificationToken, raw_id_fields=("user",))
+    list_display = ("id", "email", "organization", "role", "status", "expires_at", "created_at")
+    list_filter = ("organization", "status")
+    list_select_related = ("organization", "role")
+    search_fields = ("email", "organization__name")
+    autocomplete_fields = ("organization", "role", "invited_by", "accepted_by")
+    # Accepting and revoking belong to the invitation services (membership, events, mail).
+    readonly_fields = (
+        "token_hash",
+        "status",
+        "accepted_at",
+        "accepted_by",
+        "revoked_at",
+        *TIMESTAMPS,
+    )
 
 
 @admin.register(models.CodeSequence)
 class CodeSequenceAdmin(OrganizationOwnedAdmin):
     list_display = ("id", "organization", "prefix", "last_value")
+    search_fields = ("prefix", "organization__name")
     readonly_fields = ("last_value",)
 
 
@@ -447,11 +475,14 @@ class DealStageHistoryAdmin(TenantAdmin):
     list_display = ("id", "deal", "stage", "outcome", "entered_at", "left_at", "actor")
     list_filter = ("organization", "outcome")
     list_select_related = ("deal", "stage", "actor")
+    search_fields = ("deal__title", "deal__code", "stage__name")
     autocomplete_fields = ("deal", "stage", "actor", "organization")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """The outbox is written by services only; the admin shows it for inspection."""
+
+    show_full_result_count = False  # these tables only grow
 
     def has_add_permission(self, request):
         return False
@@ -465,9 +496,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(models.Event)
 class EventAdmin(ReadOnlyAdmin):
-    list_display = ("id", "type", "resource", "resource_id", "organization", "created_at")
-    list_filter = ("type", "resource")
-    list_select_related = ("organization",)
+    list_display = ("id", "type", "resource", "resource_id", "organization", "actor", "created_at")
+    list_filter = ("organization", "type", "resource")
+    list_select_related = ("organization", "actor")
+    search_fields = ("=resource_id", "=request_id", "type")
     ordering = ("-id",)
 
 
@@ -475,13 +507,16 @@ class EventAdmin(ReadOnlyAdmin):
 class EventDeliveryAdmin(ReadOnlyAdmin):
     list_display = ("id", "event", "consumer", "status", "attempts", "next_attempt_at")
     list_filter = ("status", "consumer")
+    list_select_related = ("event",)
+    search_fields = ("=event__id", "last_error")
     ordering = ("-id",)
 
 
 @admin.register(models.WebhookEndpoint)
 class WebhookEndpointAdmin(ReadOnlyAdmin):
     list_display = ("id", "url", "organization", "is_active", "consecutive_failures")
-    list_filter = ("is_active",)
+    list_filter = ("organization", "is_active")
+    search_fields = ("url", "description")
     list_select_related = ("organization",)
     exclude = ("secret",)  # shown to clients once, never again
     formfield_overrides = HTTPS_URLS
@@ -491,7 +526,9 @@ class WebhookEndpointAdmin(ReadOnlyAdmin):
 @admin.register(models.WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = ("id", "endpoint", "event_type", "status", "attempts", "response_code")
-    list_filter = ("status",)
+    list_filter = ("organization", "status", "event_type")
+    list_select_related = ("endpoint",)
+    search_fields = ("=event__id", "endpoint__url")
     raw_id_fields = ("endpoint", "event", "redelivery_of", "organization")
     ordering = ("-id",)
 
@@ -499,6 +536,9 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
 @admin.register(models.IdempotencyKey)
 class IdempotencyKeyAdmin(ReadOnlyAdmin):
     list_display = ("id", "user", "key", "method", "path", "status_code", "created_at")
+    list_filter = ("method",)
+    list_select_related = ("user",)
+    search_fields = ("=key", "user__email", "path")
     exclude = ("body",)  # a stored answer may hold any of the user's data
     raw_id_fields = ("user",)
     ordering = ("-id",)

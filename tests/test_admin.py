@@ -33,6 +33,24 @@ def test_admin_pages_load(admin_client, model):
         assert change.status_code == 200
 
 
+PROJECT_MODELS = [m for m in admin.site._registry if m._meta.app_label == "crmApp"]
+
+
+@pytest.mark.parametrize("model", PROJECT_MODELS, ids=lambda m: m._meta.label)
+def test_every_admin_list_has_columns_search_and_filters(admin_client, model):
+    model_admin = admin.site._registry[model]
+    opts = model._meta
+
+    assert model_admin.list_display != ("__str__",)
+    assert model_admin.search_fields
+    searched = admin_client.get(
+        reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"), {"q": "1"}
+    )
+    assert searched.status_code == 200
+    if model is not User:
+        assert model_admin.list_filter
+
+
 def test_every_project_model_is_registered():
     from django.apps import apps
 
