@@ -11,12 +11,16 @@ rules that hold for every view live here instead of being repeated on each actio
 - `bulk_update` bodies list exactly the view's `bulk_update_fields`.
 """
 
+import inspect
 import re
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+
+from crmApp.schema_descriptions import DESCRIPTIONS, VIEW_DESCRIPTIONS
 
 ErrorEnvelope = inline_serializer(
     name="ErrorEnvelope",
@@ -94,7 +98,7 @@ ACTION_SUMMARIES = {
     "deactivate": "Deactivate {a_one}",
     "reorder": "Move {a_one} to another position",
     "set_default": "Make {a_one} the default",
-    "convert": "Convert {a_one} into a customer (and deal)",
+    "convert": "Convert {a_one} into a customer",
     "qualify": "Qualify {a_one}",
     "disqualify": "Disqualify {a_one}",
     "terminate": "Terminate {a_one}",
@@ -114,6 +118,34 @@ ACTION_SUMMARIES = {
     "types": "Types of {many}",
 }
 
+#: Names of resources whose model name reads badly in a sentence, by viewset basename.
+RESOURCE_NAMES = {
+    "user-organization": ("membership", "memberships"),
+    "user-role": ("role assignment", "role assignments"),
+    "refresh-token": ("login session", "login sessions"),
+    "webhook-delivery": ("webhook delivery", "webhook deliveries"),
+}
+
+#: Summaries of actions and views that no template above words well.
+SUMMARIES = {
+    "upsert": "Create or replace {a_one} by external id",
+    "resend": "Resend {a_one}",
+    "deliveries": "Deliveries of {a_one}",
+    "rotate_secret": "Rotate the signing secret of {a_one}",
+    "test": "Send a test ping to {a_one}",
+    "redeliver": "Send {a_one} again",
+    "LoginView": "Log in",
+    "RefreshView": "Refresh the token pair",
+    "LogoutView": "Log out",
+    "ChangePasswordView": "Change your password",
+    "VerifyEmailView": "Verify an email address",
+    "VerifyEmailResendView": "Resend the verification email",
+    "PasswordResetView": "Ask for a password reset link",
+    "PasswordResetConfirmView": "Set a new password with a reset link",
+    "InvitationAcceptView": "Accept an invitation",
+    "HealthView": "Health check",
+}
+
 #: Summaries of the plain API views by HTTP method, when they declare none.
 METHOD_VERBS = {"GET": "Read", "POST": "Submit", "PUT": "Replace", "PATCH": "Update"}
 
@@ -125,6 +157,9 @@ def _humanize(name: str) -> str:
 
 
 def _names(view) -> tuple[str, str]:
+    basename = getattr(view, "basename", None)
+    if basename in RESOURCE_NAMES:
+        return RESOURCE_NAMES[basename]
     queryset = getattr(view, "queryset", None)
     if queryset is not None:
         meta = queryset.model._meta
@@ -134,18 +169,83 @@ def _names(view) -> tuple[str, str]:
     return one, f"{one}s"
 
 
+def _fill(template: str, view) -> str:
+    """`template` with the view's resource names (`{one}`, `{many}`, `{a_one}`)."""
+    one, many = _names(view)
+    article = "an" if one[:1] in "aeio" else "a"  # "a user", "an employee"
+    text = template.format(one=one, many=many, a_one=f"{article} {one}")
+    return text[:1].upper() + text[1:]
+
+
 def derived_summary(view, method: str, action: str | None) -> str:
     if action is None:
-        name = _humanize(type(view).__name__.removesuffix("View"))
+        view_name = type(view).__name__
+        if view_name in SUMMARIES:
+            return SUMMARIES[view_name]
+        name = _humanize(view_name.removesuffix("View"))
         return name if method in ("GET", "POST") else f"{METHOD_VERBS.get(method, method)}: {name}"
-    one, many = _names(view)
-    template = ACTION_SUMMARIES.get(action)
+    template = SUMMARIES.get(action) or ACTION_SUMMARIES.get(action)
     if template is not None:
-        article = "an" if one[:1] in "aeiou" else "a"
-        text = template.format(one=one, many=many, a_one=f"{article} {one}")
-        return text[:1].upper() + text[1:]
+        return _fill(template, view)
+    one, many = _names(view)
     subject = one if getattr(view, "detail", False) else many
     return f"{_humanize(action)} ({subject})"
+
+
+def _own_doc(owner) -> str:
+    """`owner`'s own docstring (a class's not inherited from its bases), dedented."""
+    doc = owner.__dict__.get("__doc__") if isinstance(owner, type) else owner.__doc__
+    return inspect.cleandoc(doc) if doc else ""
+
+
+def derived_description(view, method: str, action: str | None) -> str:
+    """What the operation does, for API readers (see `crmApp.schema_descriptions`)."""
+    basename = getattr(view, "basename", None)
+    if action is not None:
+        handler = getattr(type(view), action, None)
+        # A docstring on the view's own method speaks for this resource; one inherited from a
+        # base or mixin (written for developers of the base) never does.
+        if handler is not None and handler.__qualname__.split(".")[0] == type(view).__name__:
+            own = _own_doc(handler)
+            if own:
+                return own
+        template = DESCRIPTIONS.get(f"{basename}.{action}") or DESCRIPTIONS.get(action)
+        return _fill(template, view) if template is not None else ""
+    name = type(view).__name__
+    if name in VIEW_DESCRIPTIONS:
+        return VIEW_DESCRIPTIONS[name]
+    handler = type(view).__dict__.get(method.lower())
+    return (_own_doc(handler) if handler is not None else "") or _own_doc(type(view))
+
+
+def _permission_names(required) -> str:
+    return " and ".join(f"`{resource}:{action}`" for resource, action in required)
+
+
+def permission_text(view, action: str | None) -> str:
+    """Who may call the operation, from the permission table or the view's permission classes."""
+    from crmApp.permissions.classes import OrganizationPermission
+    from crmApp.permissions.table import OWNER_ONLY, SELF_SERVICE, required_permissions
+
+    permissions = view.get_permissions()
+    if any(isinstance(p, AllowAny) for p in permissions):
+        return "**Permission:** none; no token needed."
+    if not any(isinstance(p, OrganizationPermission) for p in permissions) or action is None:
+        return "**Permission:** any logged-in user (a valid access token); it acts as you."
+    required = required_permissions(getattr(view, "basename", ""), action)
+    if required is None:
+        return "**Permission:** nobody (not in the permission table)."
+    if required == SELF_SERVICE:
+        return "**Permission:** any logged-in user; it reads or changes only your own data."
+    if OWNER_ONLY in required:
+        return "**Permission:** the organization's owner only."
+    implied = sorted({resource for resource, verb in required if verb != "manage"})
+    manage = " or ".join(f"`{resource}:manage`" for resource in implied)
+    covers = f"{manage} implies it; " if manage else ""
+    return (
+        f"**Permission:** {_permission_names(required)} in the organization concerned "
+        f"({covers}the owner holds every permission). Without it: 403."
+    )
 
 
 class RevocableJWTScheme(OpenApiAuthenticationExtension):
@@ -177,6 +277,19 @@ class EnvelopeAutoSchema(AutoSchema):
         """The declared summary, else one derived from the view and action ("List customers",
         "Move stage (deal)"), so every operation reads as a sentence in Redoc and Swagger."""
         return super().get_summary() or derived_summary(self.view, self.method, self._action())
+
+    def get_description(self):
+        """What the operation does (an `@extend_schema(description=...)` replaces this)."""
+        return derived_description(self.view, self.method, self._action())
+
+    def get_operation(self, *args, **kwargs):
+        """Every operation also says who may call it."""
+        operation = super().get_operation(*args, **kwargs)
+        if operation is not None:
+            what = operation.get("description", "").strip()
+            permission = permission_text(self.view, self._action())
+            operation["description"] = f"{what}\n\n{permission}" if what else permission
+        return operation
 
     def get_request_serializer(self):
         if self._action() == "bulk_update" and hasattr(self.view, "bulk_update_fields"):

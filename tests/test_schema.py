@@ -226,6 +226,65 @@ def test_each_response_gets_its_own_nonce(api_client, db):
     assert first != second
 
 
+def _operations(openapi: dict):
+    for path, operations in openapi["paths"].items():
+        for method, spec in operations.items():
+            yield method, path, spec
+
+
+def test_every_operation_has_a_summary_a_description_and_a_tag(openapi):
+    incomplete = []
+    for method, path, spec in _operations(openapi):
+        summary = spec.get("summary", "")
+        what, _, permission = spec.get("description", "").partition("**Permission:**")
+        what = what.strip()
+        if (
+            not summary
+            or len(what) < 40  # says what the operation does, not just a name
+            or what.rstrip(".") == summary
+            or not permission.strip()
+            or not spec.get("tags")
+        ):
+            incomplete.append((method, path, summary, what))
+    assert incomplete == []
+
+
+def test_descriptions_say_who_may_call_and_what_can_go_wrong(openapi):
+    def description(method: str, path: str) -> str:
+        return operation(openapi, method, path)["description"]
+
+    assert description("post", "/api/deals/{id}/mark_won/").endswith(
+        "**Permission:** `deals:update` in the organization concerned (`deals:manage` implies "
+        "it; the owner holds every permission). Without it: 403."
+    )
+    assert "a lost deal must be reopened first (400)" in description(
+        "post", "/api/deals/{id}/mark_won/"
+    )
+    convert = description("post", "/api/leads/{id}/convert/")
+    assert "`leads:update` and `customers:create`" in convert
+    assert "`customers:manage` or `leads:manage` implies it" in convert
+    assert description("post", "/api/auth/login/").endswith(
+        "**Permission:** none; no token needed."
+    )
+    assert description("delete", "/api/organizations/{id}/").endswith(
+        "**Permission:** the organization's owner only."
+    )
+    assert description("get", "/api/organizations/my_organizations/").endswith(
+        "**Permission:** any logged-in user; it reads or changes only your own data."
+    )
+    assert "409 unless `move_to`" in description("delete", "/api/pipeline-stages/{id}/")
+    assert description("get", "/api/customers/").startswith("Lists customers, paginated")
+    # the invitations' rule names manage itself: nothing "implies" it
+    assert description("get", "/api/invitations/").endswith(
+        "**Permission:** `organizations:manage` in the organization concerned (the owner holds "
+        "every permission). Without it: 403."
+    )
+    # a base class's docstring (written for developers) is never an operation's description
+    for _method, _path, spec in _operations(openapi):
+        assert "transaction; roll back" not in spec["description"]
+        assert "selector" not in spec["description"]
+
+
 def test_every_operation_has_a_summary(openapi):
     missing = [
         (method, path)
@@ -244,3 +303,6 @@ def test_every_operation_has_a_summary(openapi):
     assert summaries[("post", "/api/deals/{id}/move_stage/")] == "Move a deal to another stage"
     assert summaries[("delete", "/api/pipeline-stages/{id}/")] == "Delete a pipeline stage"
     assert summaries[("get", "/api/health/ready/")] == "Readiness probe"
+    assert summaries[("get", "/api/auth/refresh-tokens/{id}/")] == "Retrieve a login session"
+    assert summaries[("post", "/api/leads/{id}/convert/")] == "Convert a lead into a customer"
+    assert summaries[("post", "/api/auth/login/")] == "Log in"
