@@ -220,6 +220,39 @@ def test_redoc_and_the_scripts_it_loads_fetch_nothing_from_another_origin(api_cl
     assert EXTERNAL_URL.findall(options) == []
 
 
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)([^>]*)>")
+
+
+@pytest.mark.parametrize("page", ["/api/docs/", "/api/redoc/"])
+def test_every_docs_page_is_under_a_policy_that_forbids_other_origins(api_client, db, page):
+    response = api_client.get(page)
+    html = response.content.decode()
+
+    # no URL outside the site in the page, nor in what its inline scripts configure
+    assert EXTERNAL_URL.findall(html) == []
+    assert re.findall(r"https?://", html) == []
+    # a policy limiting every kind of fetch to this origin
+    policy = _policy(response["Content-Security-Policy"])
+    assert policy["default-src"] == ["'none'"]
+    for directive in ("script-src", "style-src", "img-src", "font-src", "connect-src"):
+        for source in policy[directive]:
+            assert LOCAL_SOURCES.match(source), (directive, source)
+    # and every inline script is the one the nonce allows
+    (nonce,) = [s for s in policy["script-src"] if s.startswith("'nonce-")]
+    inline = INLINE_SCRIPT.findall(html)
+    assert inline == [f' nonce="{nonce[7:-1]}"']
+
+
+def test_swagger_ui_asks_no_online_validator(api_client, db):
+    html = api_client.get("/api/docs/").content.decode()
+
+    # Swagger UI's default would load a badge from its public validator
+    assert '"validatorUrl": null' in html
+    bundle = finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+    with open(bundle) as script:
+        assert "validator.swagger.io" in script.read()
+
+
 def test_each_response_gets_its_own_nonce(api_client, db):
     first = _policy(api_client.get("/api/redoc/")["Content-Security-Policy"])["script-src"]
     second = _policy(api_client.get("/api/redoc/")["Content-Security-Policy"])["script-src"]
