@@ -2,24 +2,13 @@
 
 import contextlib
 import io
-import re
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+from tests.readme import readme_snippet
 
 pytestmark = pytest.mark.django_db
-
-
-def readme_snippet(marker: str) -> str:
-    """The fenced Python block right after `<!-- marker -->` in README.md."""
-    match = re.search(
-        rf"<!-- {re.escape(marker)} -->\n```python\n(.*?)\n```", README.read_text(), re.DOTALL
-    )
-    assert match is not None, f"README lost its {marker} snippet"
-    return match.group(1)
 
 
 def test_the_shell_example_runs_and_prints_what_the_readme_says():

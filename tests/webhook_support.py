@@ -1,14 +1,12 @@
 """A real HTTP receiver for webhook tests: http.server in a thread on a free 127.0.0.1 port."""
 
 import contextlib
-import re
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+from tests.readme import readme_snippet
 
 
 @dataclass
@@ -82,15 +80,7 @@ def receiver(script=()):
         yield running
 
 
-def readme_verify_snippet() -> str:
-    """The signature-verification snippet of README.md, exactly as documented."""
-    text = README.read_text()
-    match = re.search(r"<!-- webhook-verify -->\s*```python\n(.*?)```", text, re.S)
-    assert match is not None, "README lost its webhook-verify snippet"
-    return match.group(1)
-
-
 def verify_signature_from_readme():
     namespace: dict = {}
-    exec(compile(readme_verify_snippet(), "README.md", "exec"), namespace)
+    exec(compile(readme_snippet("webhook-verify"), "README.md", "exec"), namespace)
     return namespace["verify_signature"]
