@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test fuzz lint typecheck format migrate demo superuser check-deploy clean bench worker
+.PHONY: run test fuzz lint typecheck format migrate demo superuser check-deploy clean bench worker client
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,14 @@ demo: migrate
 
 superuser: migrate
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py createsuperuser
+
+## The typed TypeScript client (clients/typescript/, README "TypeScript client"): writes the
+## OpenAPI schema, generates its types with the pinned openapi-typescript (npm ci installs exactly
+## package-lock.json) and compiles the client. Run it after any API change and commit the result;
+## tests/test_typescript_client.py fails while the committed files lag behind the code.
+client: $(STAMP)
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py spectacular --validate --fail-on-warn --file clients/typescript/openapi.yaml
+	cd clients/typescript && npm ci --prefer-offline --no-audit --no-fund && npm run generate && npm run build
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles
