@@ -336,7 +336,10 @@ SPECTACULAR_SETTINGS = {
         "ActiveStatusEnum": "crmApp.models.base.ActiveStatus",
         "DealStatusEnum": "crmApp.models.deals.Deal.Status",
     },
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crmApp.schema.drop_serializer_docstrings",
+    ],
 }
 
 #: Seconds a client is told to wait (`Retry-After`) when the database cannot be reached (503).

@@ -336,3 +336,14 @@ class EnvelopeAutoSchema(AutoSchema):
         from crmApp.viewsets.base import OrganizationScopedMixin
 
         return isinstance(self.view, OrganizationScopedMixin)
+
+
+def drop_serializer_docstrings(result, generator, request, public):
+    """Postprocessing hook: object components lose the description drf-spectacular takes from
+    the serializer's docstring. Those explain the code to its developers (how a base class
+    caches, which layer saves), not the data to API users, who read fields' own help texts and
+    the operations' descriptions. Enum components keep their generated list of choices."""
+    for component in result.get("components", {}).get("schemas", {}).values():
+        if "properties" in component:
+            component.pop("description", None)
+    return result

@@ -117,8 +117,8 @@ class DealSerializer(TenantModelSerializer):
         read_only_fields = ["id", "code", "expected_revenue", "created_at", "updated_at"]
 
     def get_days_in_stage(self, deal: Deal) -> int | None:
-        """Whole days since the deal entered its current stage (its open stage-history row,
-        which the detail's selector annotates); null without a stage."""
+        """Whole days since the deal entered its current stage (the start of its open
+        stage-history row); null without a stage."""
         return days_in_stage(getattr(deal, STAGE_ENTERED_AT, None), timezone.now())
 
     def get_is_rotting(self, deal: Deal) -> bool:

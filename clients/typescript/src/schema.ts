@@ -2696,15 +2696,6 @@ export interface components {
          */
         ActiveStatusEnum: "active" | "inactive";
         AddMemberAnswer: components["schemas"]["Membership"] | components["schemas"]["Invitation"];
-        /**
-         * @description `add_member` body: who (`email` invites, `user_id` adds directly), an optional role of the
-         *     organization, and the membership flags.
-         *
-         *     `user_id` finds only an active, verified account that already shares an active organization
-         *     with the caller; any other id reads exactly like a missing one. `email` is never looked up:
-         *     it becomes an invitation. Nobody becomes an owner through an add (`is_owner: true` is a 400).
-         *     The context carries the caller's id (`actor_id`) and, for `add_member`, the organization.
-         */
         AddMemberRequest: {
             /** Format: int64 */
             user_id?: number;
@@ -2735,7 +2726,6 @@ export interface components {
             /** @description Decimal with two places. */
             value: string;
         };
-        /** @description The create/update form of a tenant record: validates, never saves (services do). */
         Customer: {
             readonly id: number;
             organization?: number;
@@ -2788,18 +2778,6 @@ export interface components {
             /** @description Field -> new value for every row. */
             data: components["schemas"]["CustomerBulkUpdateDataRequest"];
         };
-        /**
-         * @description A ModelSerializer that introspects its model once per class, not once per instance.
-         *
-         *     Why: DRF rebuilds every field from the model's metadata each time a serializer is created
-         *     (field mapping, kwargs, validators); for a deal detail with its nested customer, pipeline and
-         *     stages that was about a fifth of a write request's CPU. The fields depend only on the class,
-         *     so they are built once and each instance gets a deep copy, which is how DRF already copies
-         *     declared fields. The template is built with a context that refuses every read, so a class
-         *     whose fields would depend on the caller fails at once instead of serving the first caller's
-         *     fields to everyone; a subclass that adjusts fields per instance overrides `get_fields` and
-         *     changes its own copy.
-         */
         CustomerList: {
             readonly id: number;
             readonly code: string | null;
@@ -2815,7 +2793,6 @@ export interface components {
             message: string;
             customer: components["schemas"]["Customer"];
         };
-        /** @description The create/update form of a tenant record: validates, never saves (services do). */
         CustomerRequest: {
             organization?: number;
             external_id?: string | null;
@@ -2859,7 +2836,6 @@ export interface components {
          * @enum {string}
          */
         CustomerTypeEnum: "individual" | "business";
-        /** @description The create/update form of a tenant record: validates, never saves (services do). */
         Deal: {
             readonly id: number;
             organization?: number;
@@ -2895,8 +2871,8 @@ export interface components {
             /** Format: date-time */
             readonly updated_at: string;
             /**
-             * @description Whole days since the deal entered its current stage (its open stage-history row,
-             *     which the detail's selector annotates); null without a stage.
+             * @description Whole days since the deal entered its current stage (the start of its open
+             *     stage-history row); null without a stage.
              */
             readonly days_in_stage: number | null;
             /** @description Open, and longer in its stage than the stage's `rotting_days`. */
@@ -2921,18 +2897,6 @@ export interface components {
             /** @description Field -> new value for every row. */
             data: components["schemas"]["DealBulkUpdateDataRequest"];
         };
-        /**
-         * @description A ModelSerializer that introspects its model once per class, not once per instance.
-         *
-         *     Why: DRF rebuilds every field from the model's metadata each time a serializer is created
-         *     (field mapping, kwargs, validators); for a deal detail with its nested customer, pipeline and
-         *     stages that was about a fifth of a write request's CPU. The fields depend only on the class,
-         *     so they are built once and each instance gets a deep copy, which is how DRF already copies
-         *     declared fields. The template is built with a context that refuses every read, so a class
-         *     whose fields would depend on the caller fails at once instead of serving the first caller's
-         *     fields to everyone; a subclass that adjusts fields per instance overrides `get_fields` and
-         *     changes its own copy.
-         */
         DealList: {
             readonly id: number;
             readonly code: string | null;
@@ -2954,7 +2918,6 @@ export interface components {
             /** Format: date-time */
             readonly created_at: string;
         };
-        /** @description Reads a non-object body as `{}`; `required_values` must be present and not null/blank. */
         DealMarkLostRequest: {
             lost_reason?: string | null;
         };
@@ -2968,7 +2931,6 @@ export interface components {
             high: number;
             urgent: number;
         };
-        /** @description The create/update form of a tenant record: validates, never saves (services do). */
         DealRequest: {
             organization?: number;
             external_id?: string | null;
@@ -2996,7 +2958,6 @@ export interface components {
             stage_id: number;
             assigned_to_id?: number | null;
         };
-        /** @description Documents a row of `rotting/`: the list row, the stage's limit and the time spent. */
         DealRotting: {
             readonly id: number;
             readonly code: string | null;
@@ -3022,7 +2983,6 @@ export interface components {
             readonly stage_entered_at: string;
             readonly days_in_stage: number;
         };
-        /** @description Documents a page of `stage_history/` or `rotting/` (the list pagination envelope). */
         DealRottingPage: {
             count: number;
             /** Format: uri */
@@ -3031,7 +2991,6 @@ export interface components {
             previous: string | null;
             results: components["schemas"]["DealRotting"][];
         };
-        /** @description One stay of a deal in a stage: when it entered and left, and who moved it there. */
         DealStageHistory: {
             readonly id: number;
             readonly stage: number | null;
@@ -3044,7 +3003,6 @@ export interface components {
             readonly actor: number | null;
             readonly actor_name: string | null;
         };
-        /** @description Documents a page of `stage_history/` or `rotting/` (the list pagination envelope). */
         DealStageHistoryPage: {
             count: number;
             /** Format: uri */
@@ -3088,7 +3046,6 @@ export interface components {
             /** Format: email */
             email: string;
         };
-        /** @description The create/update form of a tenant record: validates, never saves (services do). */
         Employee: {
             readonly id: number;
             organization?: number;
@@ -3131,18 +3088,6 @@ export interface components {
             user_id?: number | null;
             manager_id?: number | null;
         };
-        /**
-         * @description A ModelSerializer that introspects its model once per class, not once per instance.
-         *
-         *     Why: DRF rebuilds every field from the model's metadata each time a serializer is created
-         *     (field mapping, kwargs, validators); for a deal detail with its nested customer, pipeline and
-         *     stages that was about a fifth of a write request's CPU. The fields depend only on the class,
-         *     so they are built once and each instance gets a deep copy, which is how DRF already copies
-         *     declared fields. The template is built with a context that refuses every read, so a class
-         *     whose fields would depend on the caller fails at once instead of serving the first caller's
-         *     fields to everyone; a subclass that adjusts fields per instance overrides `get_fields` and
-         *     changes its own copy.
-         */
         EmployeeListItem: {
             readonly id: number;
             readonly code: string | null;
@@ -3161,7 +3106,6 @@ export interface components {
             /** @description Whether a membership was deactivated by this call (`suspend_access`). */
             access_suspended: boolean;
         };
-        /** @description The create/update form of a tenant record: validates, never saves (services do). */
         EmployeeRequest: {
             organization?: number;
             first_name: string;
@@ -3306,10 +3250,6 @@ export interface components {
          * @enum {string}
          */
         HealthStatusEnum: "ok" | "error";
-        /**
-         * @description An invitation as its organization sees it: the address as typed, never the profile of an
-         *     account that may use it. `status` is `expired` for a pending invitation past its expiry.
-         */
         Invitation: {
             readonly id: number;
             readonly organization: number;
@@ -3327,10 +3267,6 @@ export interface components {
             /** Format: date-time */
             readonly created_at: string;
         };
-        /**
-         * @description The token, plus the registration fields when the invitee has no account (anonymous
-         *     callers): the invited address becomes the account's email.
-         */
         InvitationAcceptRequest: {
             token: string;
             username?: string;
@@ -3339,13 +3275,11 @@ export interface components {
             first_name?: string;
             last_name?: string;
         };
-        /** @description The accept answer; `user` only when the invitation created the account. */
         InvitationAccepted: {
             message: string;
             organization_id: number;
             user?: components["schemas"]["User"];
         };
-        /** @description The create/update form of a tenant record: validates, never saves (services do). */
         Lead: {
             readonly id: number;
             organization?: number;
@@ -3398,7 +3332,6 @@ export interface components {
             /** @description Field -> new value for every row. */
             data: components["schemas"]["LeadBulkUpdateDataRequest"];
         };
-        /** @description Reads a non-object body as `{}`; `required_values` must be present and not null/blank. */
         LeadConvertRequest: {
             /** @default business */
             customer_type: components["schemas"]["CustomerTypeEnum"];
@@ -3410,18 +3343,6 @@ export interface components {
             customer_id: number;
             lead: components["schemas"]["Lead"];
         };
-        /**
-         * @description A ModelSerializer that introspects its model once per class, not once per instance.
-         *
-         *     Why: DRF rebuilds every field from the model's metadata each time a serializer is created
-         *     (field mapping, kwargs, validators); for a deal detail with its nested customer, pipeline and
-         *     stages that was about a fifth of a write request's CPU. The fields depend only on the class,
-         *     so they are built once and each instance gets a deep copy, which is how DRF already copies
-         *     declared fields. The template is built with a context that refuses every read, so a class
-         *     whose fields would depend on the caller fails at once instead of serving the first caller's
-         *     fields to everyone; a subclass that adjusts fields per instance overrides `get_fields` and
-         *     changes its own copy.
-         */
         LeadList: {
             readonly id: number;
             readonly code: string | null;
@@ -3454,23 +3375,10 @@ export interface components {
             converted: number;
             lost: number;
         };
-        /**
-         * @description A ModelSerializer that introspects its model once per class, not once per instance.
-         *
-         *     Why: DRF rebuilds every field from the model's metadata each time a serializer is created
-         *     (field mapping, kwargs, validators); for a deal detail with its nested customer, pipeline and
-         *     stages that was about a fifth of a write request's CPU. The fields depend only on the class,
-         *     so they are built once and each instance gets a deep copy, which is how DRF already copies
-         *     declared fields. The template is built with a context that refuses every read, so a class
-         *     whose fields would depend on the caller fails at once instead of serving the first caller's
-         *     fields to everyone; a subclass that adjusts fields per instance overrides `get_fields` and
-         *     changes its own copy.
-         */
         LeadReference: {
             readonly id: number;
             readonly name: string;
         };
-        /** @description The create/update form of a tenant record: validates, never saves (services do). */
         LeadRequest: {
             organization?: number;
             external_id?: string | null;
@@ -3545,11 +3453,6 @@ export interface components {
         LogoutRequest: {
             refresh_token?: string;
         };
-        /**
-         * @description The membership representation plus the `user_id` / `organization_id` echo keys.
-         *
-         *     Lists annotate `organization_member_count` so the nested organization needs no query.
-         */
         Membership: {
             readonly id: number;
             readonly user: components["schemas"]["User"];
@@ -3561,12 +3464,6 @@ export interface components {
             readonly user_id: number;
             readonly organization_id: number;
         };
-        /**
-         * @description `POST user-organizations/`: `add_member` with the organization in the body.
-         *
-         *     The organization must be one where the caller is an active member (else 400, the same answer
-         *     as for a missing one); the right to add members there is checked by the view.
-         */
         MembershipCreateRequest: {
             /** Format: int64 */
             user_id?: number;
@@ -3581,7 +3478,6 @@ export interface components {
             /** Format: int64 */
             organization_id: number;
         };
-        /** @description PUT/PATCH `user-organizations/{id}/`: only the flags change; user and organization stay. */
         MembershipUpdateRequest: {
             is_active?: boolean;
             is_owner?: boolean;
@@ -3593,7 +3489,6 @@ export interface components {
         Message: {
             message: string;
         };
-        /** @description The organization representation; `member_count` is annotated by the viewset. */
         Organization: {
             readonly id: number;
             name: string;
@@ -3618,7 +3513,6 @@ export interface components {
             readonly updated_at: string;
             readonly member_count: number;
         };
-        /** @description The create form: a new organization always starts active. */
         OrganizationCreateRequest: {
             name: string;
             description?: string | null;
@@ -3633,7 +3527,6 @@ export interface components {
             country?: string | null;
             settings?: unknown;
         };
-        /** @description The organization representation; `member_count` is annotated by the viewset. */
         OrganizationRequest: {
             name: string;
             description?: string | null;
@@ -3938,16 +3831,11 @@ export interface components {
             /** @description A fresh pair; every earlier session is revoked. */
             tokens: components["schemas"]["TokenPair"];
         };
-        /**
-         * @description The new password is checked by the validators against the token's account in the
-         *     service (the form does not know the account).
-         */
         PasswordResetConfirmRequest: {
             token: string;
             new_password: string;
             new_password_confirm: string;
         };
-        /** @description The create/update form of a tenant record: validates, never saves (services do). */
         PatchedCustomerRequest: {
             organization?: number;
             external_id?: string | null;
@@ -3975,7 +3863,6 @@ export interface components {
             tags?: string[];
             notes?: string | null;
         };
-        /** @description The create/update form of a tenant record: validates, never saves (services do). */
         PatchedDealRequest: {
             organization?: number;
             external_id?: string | null;
@@ -4003,7 +3890,6 @@ export interface components {
             stage_id?: number;
             assigned_to_id?: number | null;
         };
-        /** @description The create/update form of a tenant record: validates, never saves (services do). */
         PatchedEmployeeRequest: {
             organization?: number;
             first_name?: string;
@@ -4037,7 +3923,6 @@ export interface components {
             user_id?: number | null;
             manager_id?: number | null;
         };
-        /** @description The create/update form of a tenant record: validates, never saves (services do). */
         PatchedLeadRequest: {
             organization?: number;
             external_id?: string | null;
@@ -4063,7 +3948,6 @@ export interface components {
             zip_code?: string | null;
             country?: string | null;
         };
-        /** @description PUT/PATCH `user-organizations/{id}/`: only the flags change; user and organization stay. */
         PatchedMembershipUpdateRequest: {
             is_active?: boolean;
             is_owner?: boolean;
@@ -4072,7 +3956,6 @@ export interface components {
             /** Format: int64 */
             organization_id?: number;
         };
-        /** @description The organization representation; `member_count` is annotated by the viewset. */
         PatchedOrganizationRequest: {
             name?: string;
             description?: string | null;
@@ -4088,20 +3971,12 @@ export interface components {
             settings?: unknown;
             is_active?: boolean;
         };
-        /**
-         * @description Permission representation; `resource` and `action` use the contract vocabulary and are
-         *     fixed once the permission exists (an update may repeat them, not change them).
-         *
-         *     `is_system_permission` is read-only: a client cannot mark its own permissions as system ones
-         *     (which would make them undeletable), nor unmark the seeded ones.
-         */
         PatchedPermissionRequest: {
             organization?: number;
             resource?: components["schemas"]["ResourceEnum"];
             action?: components["schemas"]["ActionEnum"];
             description?: string | null;
         };
-        /** @description The create/update form of a tenant record: validates, never saves (services do). */
         PatchedPipelineRequest: {
             organization?: number;
             name?: string;
@@ -4109,7 +3984,6 @@ export interface components {
             is_active?: boolean;
             is_default?: boolean;
         };
-        /** @description A stage's organization is its pipeline's: there is no `organization` field to send. */
         PatchedPipelineStageRequest: {
             pipeline?: number;
             name?: string;
@@ -4123,15 +3997,6 @@ export interface components {
             auto_move_after_days?: number | null;
             rotting_days?: number | null;
         };
-        /**
-         * @description Role representation with its granted permissions.
-         *
-         *     The viewset prefetches `role_permissions` (with their permission) and annotates
-         *     `permission_count`; nested uses (user-roles) prefetch the same path.
-         *     `permission_ids` (write) sets the grants on create and replaces them on update; ids outside
-         *     the role's organization are a 400 rather than silently ignored, so a client never believes a
-         *     grant was made when it was not.
-         */
         PatchedRoleRequest: {
             organization?: number;
             name?: string;
@@ -4139,32 +4004,18 @@ export interface components {
             is_active?: boolean;
             permission_ids?: number[];
         };
-        /**
-         * @description A ModelSerializer that introspects its model once per class, not once per instance.
-         *
-         *     Why: DRF rebuilds every field from the model's metadata each time a serializer is created
-         *     (field mapping, kwargs, validators); for a deal detail with its nested customer, pipeline and
-         *     stages that was about a fifth of a write request's CPU. The fields depend only on the class,
-         *     so they are built once and each instance gets a deep copy, which is how DRF already copies
-         *     declared fields. The template is built with a context that refuses every read, so a class
-         *     whose fields would depend on the caller fails at once instead of serving the first caller's
-         *     fields to everyone; a subclass that adjusts fields per instance overrides `get_fields` and
-         *     changes its own copy.
-         */
         PatchedUserRequest: {
             username?: string;
             first_name?: string;
             last_name?: string;
             phone?: string | null;
         };
-        /** @description User-role representation: the role nested with its permissions, `role_id` echoed. */
         PatchedUserRoleRequest: {
             user?: number;
             organization?: number;
             role_id?: number;
             is_active?: boolean;
         };
-        /** @description The create/update form of a tenant record: validates, never saves (services do). */
         PatchedVendorRequest: {
             organization?: number;
             name?: string;
@@ -4186,7 +4037,6 @@ export interface components {
             country?: string | null;
             notes?: string | null;
         };
-        /** @description Never shows the secret: it is readable only in the create and rotate_secret answers. */
         PatchedWebhookEndpointRequest: {
             organization?: number;
             /** Format: uri */
@@ -4204,13 +4054,6 @@ export interface components {
             win_rate: number | null;
             period: string;
         };
-        /**
-         * @description Permission representation; `resource` and `action` use the contract vocabulary and are
-         *     fixed once the permission exists (an update may repeat them, not change them).
-         *
-         *     `is_system_permission` is read-only: a client cannot mark its own permissions as system ones
-         *     (which would make them undeletable), nor unmark the seeded ones.
-         */
         Permission: {
             readonly id: number;
             organization?: number;
@@ -4225,20 +4068,12 @@ export interface components {
             /** Format: int64 */
             permission_id: number;
         };
-        /**
-         * @description Permission representation; `resource` and `action` use the contract vocabulary and are
-         *     fixed once the permission exists (an update may repeat them, not change them).
-         *
-         *     `is_system_permission` is read-only: a client cannot mark its own permissions as system ones
-         *     (which would make them undeletable), nor unmark the seeded ones.
-         */
         PermissionRequest: {
             organization?: number;
             resource: components["schemas"]["ResourceEnum"];
             action: components["schemas"]["ActionEnum"];
             description?: string | null;
         };
-        /** @description The create/update form of a tenant record: validates, never saves (services do). */
         Pipeline: {
             readonly id: number;
             organization?: number;
@@ -4258,7 +4093,6 @@ export interface components {
             message: string;
             pipeline: components["schemas"]["Pipeline"];
         };
-        /** @description The create/update form of a tenant record: validates, never saves (services do). */
         PipelineRequest: {
             organization?: number;
             name: string;
@@ -4266,7 +4100,6 @@ export interface components {
             is_active?: boolean;
             is_default?: boolean;
         };
-        /** @description A stage's organization is its pipeline's: there is no `organization` field to send. */
         PipelineStage: {
             readonly id: number;
             pipeline: number;
@@ -4283,7 +4116,6 @@ export interface components {
             /** Format: date-time */
             readonly created_at: string;
         };
-        /** @description A stage's organization is its pipeline's: there is no `organization` field to send. */
         PipelineStageRequest: {
             pipeline: number;
             name: string;
@@ -4331,18 +4163,6 @@ export interface components {
         RefreshRequest: {
             refresh: string;
         };
-        /**
-         * @description A ModelSerializer that introspects its model once per class, not once per instance.
-         *
-         *     Why: DRF rebuilds every field from the model's metadata each time a serializer is created
-         *     (field mapping, kwargs, validators); for a deal detail with its nested customer, pipeline and
-         *     stages that was about a fifth of a write request's CPU. The fields depend only on the class,
-         *     so they are built once and each instance gets a deep copy, which is how DRF already copies
-         *     declared fields. The template is built with a context that refuses every read, so a class
-         *     whose fields would depend on the caller fails at once instead of serving the first caller's
-         *     fields to everyone; a subclass that adjusts fields per instance overrides `get_fields` and
-         *     changes its own copy.
-         */
         RegistrationRequest: {
             /** Format: email */
             email: string;
@@ -4375,15 +4195,6 @@ export interface components {
          * @enum {string}
          */
         ResourceEnum: "users" | "organizations" | "roles" | "permissions" | "employees" | "vendors" | "customers" | "leads" | "deals" | "pipelines" | "reports" | "settings" | "events" | "webhooks";
-        /**
-         * @description Role representation with its granted permissions.
-         *
-         *     The viewset prefetches `role_permissions` (with their permission) and annotates
-         *     `permission_count`; nested uses (user-roles) prefetch the same path.
-         *     `permission_ids` (write) sets the grants on create and replaces them on update; ids outside
-         *     the role's organization are a 400 rather than silently ignored, so a client never believes a
-         *     grant was made when it was not.
-         */
         Role: {
             readonly id: number;
             organization?: number;
@@ -4401,15 +4212,6 @@ export interface components {
             }[];
             readonly permission_count: number;
         };
-        /**
-         * @description Role representation with its granted permissions.
-         *
-         *     The viewset prefetches `role_permissions` (with their permission) and annotates
-         *     `permission_count`; nested uses (user-roles) prefetch the same path.
-         *     `permission_ids` (write) sets the grants on create and replaces them on update; ids outside
-         *     the role's organization are a 400 rather than silently ignored, so a client never believes a
-         *     grant was made when it was not.
-         */
         RoleRequest: {
             organization?: number;
             name: string;
@@ -4417,7 +4219,6 @@ export interface components {
             is_active?: boolean;
             permission_ids?: number[];
         };
-        /** @description A login session; the raw refresh token is never shown. */
         Session: {
             readonly id: number;
             readonly user: number;
@@ -4478,7 +4279,6 @@ export interface components {
             /** Format: double */
             win_rate: number | null;
         };
-        /** @description Reads a non-object body as `{}`; `required_values` must be present and not null/blank. */
         TerminateRequest: {
             /** Format: date */
             termination_date?: string | null;
@@ -4509,18 +4309,6 @@ export interface components {
         TokenRequest: {
             token: string;
         };
-        /**
-         * @description A ModelSerializer that introspects its model once per class, not once per instance.
-         *
-         *     Why: DRF rebuilds every field from the model's metadata each time a serializer is created
-         *     (field mapping, kwargs, validators); for a deal detail with its nested customer, pipeline and
-         *     stages that was about a fifth of a write request's CPU. The fields depend only on the class,
-         *     so they are built once and each instance gets a deep copy, which is how DRF already copies
-         *     declared fields. The template is built with a context that refuses every read, so a class
-         *     whose fields would depend on the caller fails at once instead of serving the first caller's
-         *     fields to everyone; a subclass that adjusts fields per instance overrides `get_fields` and
-         *     changes its own copy.
-         */
         User: {
             readonly id: number;
             /** Format: email */
@@ -4543,25 +4331,12 @@ export interface components {
             /** Format: date-time */
             readonly updated_at: string;
         };
-        /**
-         * @description A ModelSerializer that introspects its model once per class, not once per instance.
-         *
-         *     Why: DRF rebuilds every field from the model's metadata each time a serializer is created
-         *     (field mapping, kwargs, validators); for a deal detail with its nested customer, pipeline and
-         *     stages that was about a fifth of a write request's CPU. The fields depend only on the class,
-         *     so they are built once and each instance gets a deep copy, which is how DRF already copies
-         *     declared fields. The template is built with a context that refuses every read, so a class
-         *     whose fields would depend on the caller fails at once instead of serving the first caller's
-         *     fields to everyone; a subclass that adjusts fields per instance overrides `get_fields` and
-         *     changes its own copy.
-         */
         UserRequest: {
             username: string;
             first_name?: string;
             last_name?: string;
             phone?: string | null;
         };
-        /** @description User-role representation: the role nested with its permissions, `role_id` echoed. */
         UserRole: {
             readonly id: number;
             user: number;
@@ -4572,7 +4347,6 @@ export interface components {
             /** Format: date-time */
             readonly assigned_at: string;
         };
-        /** @description User-role representation: the role nested with its permissions, `role_id` echoed. */
         UserRoleRequest: {
             user: number;
             organization?: number;
@@ -4590,7 +4364,6 @@ export interface components {
             average_cycle_days: number | null;
             velocity_per_day: string | null;
         };
-        /** @description The create/update form of a tenant record: validates, never saves (services do). */
         Vendor: {
             readonly id: number;
             organization?: number;
@@ -4618,18 +4391,6 @@ export interface components {
             /** Format: date-time */
             readonly updated_at: string;
         };
-        /**
-         * @description A ModelSerializer that introspects its model once per class, not once per instance.
-         *
-         *     Why: DRF rebuilds every field from the model's metadata each time a serializer is created
-         *     (field mapping, kwargs, validators); for a deal detail with its nested customer, pipeline and
-         *     stages that was about a fifth of a write request's CPU. The fields depend only on the class,
-         *     so they are built once and each instance gets a deep copy, which is how DRF already copies
-         *     declared fields. The template is built with a context that refuses every read, so a class
-         *     whose fields would depend on the caller fails at once instead of serving the first caller's
-         *     fields to everyone; a subclass that adjusts fields per instance overrides `get_fields` and
-         *     changes its own copy.
-         */
         VendorListItem: {
             readonly id: number;
             readonly code: string | null;
@@ -4640,7 +4401,6 @@ export interface components {
             readonly vendor_type: components["schemas"]["VendorTypeEnum"];
             readonly status: components["schemas"]["ActiveStatusEnum"];
         };
-        /** @description The create/update form of a tenant record: validates, never saves (services do). */
         VendorRequest: {
             organization?: number;
             name: string;
@@ -4670,18 +4430,6 @@ export interface components {
          * @enum {string}
          */
         VendorTypeEnum: "supplier" | "service_provider" | "contractor" | "consultant";
-        /**
-         * @description A ModelSerializer that introspects its model once per class, not once per instance.
-         *
-         *     Why: DRF rebuilds every field from the model's metadata each time a serializer is created
-         *     (field mapping, kwargs, validators); for a deal detail with its nested customer, pipeline and
-         *     stages that was about a fifth of a write request's CPU. The fields depend only on the class,
-         *     so they are built once and each instance gets a deep copy, which is how DRF already copies
-         *     declared fields. The template is built with a context that refuses every read, so a class
-         *     whose fields would depend on the caller fails at once instead of serving the first caller's
-         *     fields to everyone; a subclass that adjusts fields per instance overrides `get_fields` and
-         *     changes its own copy.
-         */
         WebhookDelivery: {
             readonly id: number;
             readonly endpoint: number;
@@ -4700,7 +4448,6 @@ export interface components {
             /** Format: date-time */
             readonly created_at: string;
         };
-        /** @description Documents a page of `deliveries/` (the list pagination envelope). */
         WebhookDeliveryPage: {
             count: number;
             /** Format: uri */
@@ -4716,7 +4463,6 @@ export interface components {
          * @enum {string}
          */
         WebhookDeliveryStatusEnum: "pending" | "succeeded" | "failed";
-        /** @description Never shows the secret: it is readable only in the create and rotate_secret answers. */
         WebhookEndpoint: {
             readonly id: number;
             organization?: number;
@@ -4735,7 +4481,6 @@ export interface components {
             /** Format: date-time */
             readonly updated_at: string;
         };
-        /** @description Never shows the secret: it is readable only in the create and rotate_secret answers. */
         WebhookEndpointRequest: {
             organization?: number;
             /** Format: uri */
@@ -4745,7 +4490,6 @@ export interface components {
             event_types?: components["schemas"]["EventTypesEnum"][];
             is_active?: boolean;
         };
-        /** @description The create and rotate_secret answers: the detail plus the secret, shown this once. */
         WebhookEndpointSecret: {
             readonly id: number;
             organization?: number;
