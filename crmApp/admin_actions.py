@@ -37,8 +37,8 @@ def refusal_text(error: DomainError) -> str:
     """A service refusal as one line: its field messages when it has them, else its message."""
     if isinstance(error.details, dict):
         texts = []
-        for messages_ in error.details.values():
-            texts += messages_ if isinstance(messages_, list) else [str(messages_)]
+        for field_messages in error.details.values():
+            texts += field_messages if isinstance(field_messages, list) else [field_messages]
         if texts:
             return " ".join(str(text) for text in texts)
     return error.message
