@@ -153,6 +153,8 @@ if REDIS_URL:
         "default": {
             "BACKEND": "crmApp.cache.FailoverRedisCache",
             "LOCATION": REDIS_URL,
+            # Several deployments (or test runs) may share one Redis database.
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default=""),
             "OPTIONS": {
                 "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
                 "socket_timeout": REDIS_TIMEOUT_SECONDS,

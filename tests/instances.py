@@ -24,6 +24,15 @@ GUNICORN = Path(sys.executable).parent / "gunicorn"
 START_TIMEOUT = 60
 
 
+def shared_database_url() -> str:
+    """The URL of the test database this process uses, for the processes it starts."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
 def app_env(**overrides: str) -> dict[str, str]:
     """The environment of a production-like process (as bench/run.py serves), plus `overrides`."""
     # Not a server unless gunicorn says so: importing the WSGI module marks a process one.
@@ -153,3 +162,44 @@ def manage(env: dict[str, str], *args: str) -> str:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
+
+
+@contextmanager
+def celery_workers(env: dict[str, str], run_id: str, logs: list[Path]) -> Iterator[None]:
+    """One Celery worker (two pool processes) per log on this run's queues (`run_id` is their
+    prefix, CELERY_QUEUE_PREFIX in `env`); stopped on exit."""
+    from django.conf import settings
+
+    queues = ",".join(f"{run_id}{kind}" for kind in settings.TASK_QUEUES)
+    processes = []
+    try:
+        for number, log in enumerate(logs, start=1):
+            with log.open("w") as out:
+                processes.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable, "-m", "celery", "-A", "crmAdmin", "worker",
+                            "-Q", queues, "-c", "2", "-n", f"w{number}.{run_id}@%h",
+                            "--without-mingle", "--without-gossip", "--without-heartbeat",
+                            "-l", "info",
+                        ],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )  # fmt: skip
+        deadline = time.monotonic() + START_TIMEOUT
+        for log, process in zip(logs, processes, strict=True):
+            while process.poll() is None and " ready." not in log.read_text():
+                assert time.monotonic() < deadline, f"{log.name} did not start"
+                time.sleep(0.1)
+            assert process.poll() is None, log.read_text()[-3000:]
+        yield
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            stop(process)
