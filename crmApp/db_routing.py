@@ -13,8 +13,9 @@ primary. A read goes to the primary instead when:
   checked at most every `REPLICA_CHECK_SECONDS` per process: no lag when it has replayed all
   the WAL the primary has written (`pg_last_wal_replay_lsn()` against `pg_current_wal_lsn()`;
   the replay timestamp alone is old on an idle primary), else the time since the last replayed
-  transaction. An unreachable replica logs one warning and reads go to the primary until a check
-  reaches it again; a request never fails because of the replica.
+  transaction. Each read that would go to the replica also runs Django's once-a-request check
+  of its connection first. An unreachable replica logs one warning and reads go to the primary
+  until a check reaches it again; a request never fails because of the replica.
 
 `ReplicaRouter` (DATABASE_ROUTERS, installed only with a replica) keeps every write and every
 migration on the primary and, inside a `reading(alias)` block, sends the block's reads to
@@ -32,7 +33,7 @@ from contextvars import ContextVar
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 from crmApp.context import current_client_id
 from crmApp.db import database_unreachable
@@ -88,19 +89,30 @@ class ReplicaState:
             self._checked_at = time.monotonic()
         return self._usable
 
-    def forget(self) -> None:
-        """Check again at the next read."""
-        self._checked_at = float("-inf")
+    def connected(self) -> bool:
+        """Whether this request's replica connection works (Django's once-a-request check of a
+        persistent connection, done here rather than at the first query, so that a replica
+        stopped since the last state check sends the read to the primary instead of failing)."""
+        replica = connections[REPLICA]
+        try:
+            replica.close_if_health_check_failed()
+            replica.ensure_connection()
+        except DatabaseError as exc:
+            replica.close()
+            with self._lock:
+                self._report(_failure(exc))
+                self._usable = False
+                self._checked_at = time.monotonic()
+            return False
+        return True
 
     def _problem_now(self) -> str | None:
         """Why the replica may not serve reads now, or None when it may."""
         try:
             lag = replica_lag_seconds()
-        except Exception as exc:
-            if not database_unreachable(exc):
-                raise
+        except DatabaseError as exc:
             connections[REPLICA].close()
-            return f"unreachable ({type(exc).__name__})"
+            return _failure(exc)
         if lag > settings.REPLICA_MAX_LAG_SECONDS:
             return f"{lag:.1f} s behind the primary"
         return None
@@ -115,13 +127,16 @@ class ReplicaState:
         self._problem = problem
 
 
+def _failure(exc: DatabaseError) -> str:
+    if database_unreachable(exc):
+        return f"unreachable ({type(exc).__name__})"
+    return f"cannot be checked ({type(exc).__name__}: {str(exc).strip()[:200]})"
+
+
 def replica_lag_seconds() -> float:
     """How far the replica is behind the primary: 0 when it has replayed every WAL byte the
     primary has written, else the seconds since it replayed its last transaction."""
     replica = connections[REPLICA]
-    # Django checks a persistent connection once per request; the check runs before a request's
-    # first query, so a replica stopped since the last request is found here.
-    replica.close_if_health_check_failed()
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         cursor.execute("SELECT pg_current_wal_lsn()::text")
         (primary_lsn,) = cursor.fetchone()
@@ -150,7 +165,7 @@ def read_alias() -> str:
     user_id = current_client_id.get()()
     if user_id is None or wrote_recently(user_id):
         return DEFAULT_DB_ALIAS
-    return REPLICA if replica_state.usable() else DEFAULT_DB_ALIAS
+    return REPLICA if replica_state.usable() and replica_state.connected() else DEFAULT_DB_ALIAS
 
 
 @contextmanager

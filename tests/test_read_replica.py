@@ -16,6 +16,9 @@ from tests.pg_cluster import pg_cluster  # noqa: F401 (the session fixture)
 DATABASE = "crm_replica_test"
 #: The replica may serve reads up to this far behind (REPLICA_MAX_LAG_SECONDS).
 MAX_LAG = 4.0
+#: How often the app checks the replica's lag (REPLICA_CHECK_SECONDS): long, so that a replica
+#: stopped between two checks is met by a read, which must still not fail.
+CHECK = 3.0
 #: A client's reads stay on the primary this long after it wrote.
 READ_YOUR_WRITES = 30.0
 
@@ -42,7 +45,7 @@ def replicated_app(pg_cluster, tmp_path_factory):  # noqa: F811
         DATABASE_URL=pg_cluster.url(pg_cluster.primary_port, DATABASE),
         DATABASE_REPLICA_URL=pg_cluster.url(pg_cluster.replica_port, DATABASE),
         REPLICA_MAX_LAG_SECONDS=str(MAX_LAG),
-        REPLICA_CHECK_SECONDS="0.2",
+        REPLICA_CHECK_SECONDS=str(CHECK),
         REPLICA_READ_YOUR_WRITES_SECONDS=str(READ_YOUR_WRITES),
         REDIS_URL="",
         CELERY_BROKER_URL="",
@@ -74,6 +77,13 @@ def _export_lines(instance, token: str, organization: int) -> int:
     return len(answer.body.strip().splitlines())
 
 
+def _leads_reported(instance, token: str, organization: int) -> int:
+    path = f"/api/reports/lead-sources/?organization={organization}"
+    answer = instance.call("GET", path, token=token)
+    assert answer.status == 200, answer.body
+    return answer.body["total"]["leads"]
+
+
 def _commit_on_primary(pg_cluster) -> None:  # noqa: F811
     """A transaction the replica replays, so its last replay time is now."""
     with pg_cluster.connect(pg_cluster.primary_port, DATABASE) as primary:
@@ -101,19 +111,27 @@ def test_reads_come_from_the_replica_except_a_writers_own_and_a_lagging_replica(
             body={"name": "Fresh Ltd", "organization": org, "email": "fresh@example.com"},
         )
         assert created.status == 201, created.body
+        lead = {"name": "Fresh lead", "organization": org, "email": "lead@example.com"}
+        assert instance.call("POST", "/api/leads/", token=writer, body=lead).status == 201
 
         # The writer reads its own write at once (the primary)...
         assert _customer_names(instance, writer, org) == ["Fresh Ltd"]
-        # ...while the other owner's list, stats and export come from the paused replica.
+        assert _leads_reported(instance, writer, org) == 1
+        # ...while the other owner's list, stats, export and report come from the paused replica.
         assert _customer_names(instance, reader, org) == []
         assert _stats_total(instance, reader, org) == 0
         assert _export_lines(instance, reader, org) == 1  # the header only
+        assert _leads_reported(instance, reader, org) == 0
+        # A detail read is never the replica's: the new row is there for everyone.
+        detail = instance.call("GET", f"/api/customers/{created.body['id']}/", token=reader)
+        assert detail.status == 200, detail.body
         assert time.monotonic() - paused_at < MAX_LAG, "too slow to show the replica served"
 
         # Once the replica is further behind than allowed, everyone reads the primary.
-        time.sleep(max(0.0, paused_at + MAX_LAG + 0.5 - time.monotonic()))
+        time.sleep(max(0.0, paused_at + MAX_LAG + CHECK + 0.5 - time.monotonic()))
         assert _customer_names(instance, reader, org) == ["Fresh Ltd"]
         assert _stats_total(instance, reader, org) == 1
+        assert _leads_reported(instance, reader, org) == 1
     finally:
         pg_cluster.replica_sql("SELECT pg_wal_replay_resume()")
     pg_cluster.wait_for_replay()
@@ -127,9 +145,13 @@ def test_a_stopped_replica_sends_reads_to_the_primary_without_an_error(
 ):
     instance, seeded = replicated_app
     org, writer, reader = seeded["organization"], seeded["writer"], seeded["reader"]
-    before = _customer_names(instance, reader, org)  # a connection to the replica is open
+    pg_cluster.wait_for_replay()
+    time.sleep(CHECK + 0.5)  # the app's next check finds the replica current again
+    before = _customer_names(instance, reader, org)  # read on the replica, whose connection stays
     pg_cluster.stop_replica()
     try:
+        # Most likely before the next lag check: the read finds the connection gone.
+        assert _customer_names(instance, reader, org) == before
         created = instance.call(
             "POST",
             "/api/customers/",
