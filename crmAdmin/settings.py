@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "crmApp.cache_control.CacheControlMiddleware",
     "crmApp.middleware.RateLimitHeadersMiddleware",
     "crmApp.idempotency.IdempotencyMiddleware",
+    "crmApp.middleware.ReplicaReadsMiddleware",
 ]
 
 ROOT_URLCONF = "crmAdmin.urls"
@@ -106,14 +107,40 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+#: Connection settings the replica alias shares with the primary's.
+_POOLED_KEYS = ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "OPTIONS", "DISABLE_SERVER_SIDE_CURSORS")
+#: "pgbouncer" when DATABASE_URL points at a PgBouncer in transaction mode (README, "Production
+#: topology"): each transaction may run on another server connection, so nothing may outlive one.
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASE_POOLER == "pgbouncer":
+        # A server-side cursor (QuerySet.iterator(), the CSV export) lives across transactions;
+        # without them the rows of an iterator are fetched at once (EXPORT_MAX_ROWS caps them).
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
     # crmApp.db.hot_cursor: the fixed queries of every request (session, access) run as
-    # server-side prepared statements. Off for a transaction-pooling PgBouncer older than 1.21.
+    # server-side prepared statements. Behind PgBouncer in transaction mode they need PgBouncer
+    # 1.21 or later with `max_prepared_statements` set, so there they are off unless turned on.
     # Django's own cursors bind client-side and never prepare, whatever this threshold says.
-    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+    if env.bool("DATABASE_PREPARED_STATEMENTS", default=DATABASE_POOLER != "pgbouncer"):
         DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 0
+
+# A streaming replica of the primary (crmApp.db_routing): list, stats, report and export reads
+# go to it, except a client's own reads for REPLICA_READ_YOUR_WRITES_SECONDS after it wrote,
+# and every read while it is more than REPLICA_MAX_LAG_SECONDS behind or unreachable (checked
+# at most every REPLICA_CHECK_SECONDS per process). Unset: everything reads the primary.
+REPLICA_READ_YOUR_WRITES_SECONDS = env.float("REPLICA_READ_YOUR_WRITES_SECONDS", default=5.0)
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=2.0)
+REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=1.0)
+if env.str("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = {
+        **env.db_url("DATABASE_REPLICA_URL"),
+        **{key: DATABASES["default"][key] for key in _POOLED_KEYS if key in DATABASES["default"]},
+        # Tests read the primary through this alias (no second test database is made).
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["crmApp.db_routing.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -126,6 +153,8 @@ if REDIS_URL:
         "default": {
             "BACKEND": "crmApp.cache.FailoverRedisCache",
             "LOCATION": REDIS_URL,
+            # Several deployments (or test runs) may share one Redis database.
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default=""),
             "OPTIONS": {
                 "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
                 "socket_timeout": REDIS_TIMEOUT_SECONDS,

@@ -5,9 +5,12 @@ import re
 import time
 import uuid
 
+from django.core.exceptions import MiddlewareNotUsed
+
 from crmApp.addresses import client_address
-from crmApp.context import current_request_id
+from crmApp.context import current_client_id, current_request_id
 from crmApp.db import database_unreachable
+from crmApp.db_routing import note_write, replica_configured
 from crmApp.exceptions import database_unavailable_response
 from crmApp.throttling import rate_limit_headers
 
@@ -57,6 +60,37 @@ class RequestLogMiddleware:
                 "client_ip": client_address(request),
             },
         )
+        return response
+
+
+def _signed_in_id(request) -> int | None:
+    # The API authenticates in the view and sets the user on this request then.
+    user = getattr(request, "user", None)
+    return user.pk if user is not None and user.is_authenticated else None
+
+
+class ReplicaReadsMiddleware:
+    """With a read replica: tells `crmApp.db_routing` who the request is for, and marks each
+    write of a signed-in client, so that its next list, stats and report reads come from the
+    primary and show what it just wrote (read-your-writes). Not installed without a replica."""
+
+    SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+    def __init__(self, get_response):
+        if not replica_configured():
+            raise MiddlewareNotUsed
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = current_client_id.set(lambda: _signed_in_id(request))
+        try:
+            response = self.get_response(request)
+        finally:
+            current_client_id.reset(token)
+        if request.method not in self.SAFE_METHODS:
+            user_id = _signed_in_id(request)
+            if user_id is not None:
+                note_write(user_id)
         return response
 
 

@@ -7,9 +7,6 @@ the run, so parallel runs do not take each other's tasks.
 """
 
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -23,18 +20,13 @@ from crmApp.models import Event, EventDelivery
 from crmApp.tasks import outbox_deliver, outbox_dispatch, publish
 from tests.conftest import make_colleague
 from tests.events_support import celery_broker, redis_up
+from tests.instances import celery_workers, shared_database_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 60
 DELIVERY_TIMEOUT = 60
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def _wait_for(predicate, timeout: float, what: str):
@@ -71,7 +63,7 @@ def workers(broker_url, run_id, tmp_path):
     inherited = {k: v for k, v in os.environ.items() if k != "CRM_SERVING"}
     env = {
         **inherited,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": shared_database_url(),
         "CELERY_BROKER_URL": broker_url,
         "CELERY_QUEUE_PREFIX": run_id,
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
@@ -79,47 +71,11 @@ def workers(broker_url, run_id, tmp_path):
         "DEBUG": "false",
         "DATABASE_CONN_MAX_AGE": "0",
     }
-    queues = ",".join(f"{run_id}{kind}" for kind in settings.TASK_QUEUES)
-    processes, logs = [], []
-    for number in (1, 2):
-        log = tmp_path / f"worker{number}.log"
-        logs.append(log)
-        processes.append(
-            subprocess.Popen(
-                [
-                    sys.executable, "-m", "celery", "-A", "crmAdmin", "worker",
-                    "-Q", queues, "-c", "2", "-n", f"w{number}.{run_id}@%h",
-                    "--without-mingle", "--without-gossip", "--without-heartbeat",
-                    "-l", "info",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log.open("w"),
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        )  # fmt: skip
+    logs = [tmp_path / f"worker{number}.log" for number in (1, 2)]
     try:
-        for log, process in zip(logs, processes, strict=True):
-            _wait_for(
-                lambda log=log, process=process: (
-                    process.poll() is not None or " ready." in log.read_text()
-                ),
-                READY_TIMEOUT,
-                f"{log.name} to start",
-            )
-            assert process.poll() is None, log.read_text()[-3000:]
-        yield mail_dir
+        with celery_workers(env, run_id, logs):
+            yield mail_dir
     finally:
-        for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
         client = redis.Redis.from_url(broker_url)
         for key in client.scan_iter(f"*{run_id}*"):
             client.delete(key)

@@ -71,6 +71,10 @@ def test_a_role_assigned_under_another_organization_grants_nothing(org):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL")
+@pytest.mark.skipif(
+    "prepare_threshold" not in connection.settings_dict.get("OPTIONS", {}),
+    reason="prepared statements are off (DATABASE_PREPARED_STATEMENTS; behind PgBouncer)",
+)
 def test_hot_queries_are_prepared_once_per_connection_on_postgresql(owner):
     session = UserSession.objects.get(user=owner.user)
     for _ in range(3):

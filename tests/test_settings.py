@@ -31,3 +31,57 @@ def test_maintenance_commands_run_without_secret_key():
     result = _run("manage.py", "makemigrations", "--check", "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "No changes detected" in result.stdout
+
+
+DATABASES_JSON = "import json; from django.conf import settings; " + (
+    "print(json.dumps([settings.DATABASES, getattr(settings, 'DATABASE_ROUTERS', [])]))"
+)
+
+
+def _databases(**extra_env: str) -> tuple[dict, list]:
+    import json
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "CRM_SERVING"))}
+    env.update(extra_env, DEBUG="true", DJANGO_SETTINGS_MODULE="crmAdmin.settings")
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); " + DATABASES_JSON],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    databases, routers = json.loads(result.stdout)
+    return databases, routers
+
+
+def test_behind_pgbouncer_nothing_outlives_a_transaction():
+    url = "postgres://app@pgbouncer.internal:6432/crm"
+    pooled, _ = _databases(DATABASE_URL=url, DATABASE_POOLER="pgbouncer")
+    direct, _ = _databases(DATABASE_URL=url)
+    newer, _ = _databases(
+        DATABASE_URL=url, DATABASE_POOLER="pgbouncer", DATABASE_PREPARED_STATEMENTS="true"
+    )
+
+    assert pooled["default"]["DISABLE_SERVER_SIDE_CURSORS"] is True
+    assert "prepare_threshold" not in pooled["default"].get("OPTIONS", {})
+    assert direct["default"].get("DISABLE_SERVER_SIDE_CURSORS", False) is False
+    assert direct["default"]["OPTIONS"]["prepare_threshold"] == 0
+    # PgBouncer 1.21+ with max_prepared_statements carries them when asked.
+    assert newer["default"]["OPTIONS"]["prepare_threshold"] == 0
+
+
+def test_a_replica_is_a_second_alias_routed_and_mirrored_in_tests():
+    databases, routers = _databases(
+        DATABASE_URL="postgres://app@primary:5432/crm",
+        DATABASE_REPLICA_URL="postgres://app@replica:5432/crm",
+    )
+    alone, no_routers = _databases(DATABASE_URL="postgres://app@primary:5432/crm")
+
+    assert sorted(databases) == ["default", "replica"]
+    assert (databases["replica"]["HOST"], databases["replica"]["NAME"]) == ("replica", "crm")
+    assert databases["replica"]["CONN_MAX_AGE"] == databases["default"]["CONN_MAX_AGE"]
+    assert databases["replica"]["TEST"]["MIRROR"] == "default"
+    assert routers == ["crmApp.db_routing.ReplicaRouter"]
+    assert (sorted(alone), no_routers) == (["default"], [])

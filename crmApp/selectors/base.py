@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from typing import Any, ClassVar
 
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Model, QuerySet
 
+from crmApp.db_routing import read_alias
 from crmApp.models.base import organization_id_of, tenant_filter
 from crmApp.selectors.counting import searched_rows
 from crmApp.selectors.relations import relations_loaded
@@ -27,13 +29,21 @@ class ResourceSelector:
     list_rows: ClassVar[ListSpec | None] = None
     #: Actions that read or write bare rows (aggregates, exports, bulk writes): no joins.
     plain_actions: ClassVar[frozenset[str]] = frozenset()
+    #: Actions that read many rows and write nothing: with a read replica they may read it
+    #: (crmApp.db_routing). Detail reads, and the reads of writes, stay on the primary.
+    replica_actions: ClassVar[frozenset[str]] = frozenset({"list", "stats", "export_csv"})
 
     def visible(self, organization_ids: Collection[int]) -> QuerySet:
         """Every row owned by one of `organization_ids`: the only way tenant rows are read."""
         return self.model._default_manager.filter(**tenant_filter(self.model, organization_ids))
 
     def for_action(self, queryset: QuerySet, action: str | None) -> QuerySet:
-        """`queryset` (already limited to visible rows) shaped for `action`."""
+        """`queryset` (already limited to visible rows) shaped for `action`, on the database
+        the action reads (see `replica_actions`)."""
+        if action in self.replica_actions:
+            alias = read_alias()
+            if alias != DEFAULT_DB_ALIAS:
+                queryset = queryset.using(alias)
         if action in self.plain_actions:
             return queryset
         if action == "list":

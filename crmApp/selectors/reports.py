@@ -34,6 +34,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth, TruncQuarter
 from django.utils import timezone
 
+from crmApp.db_routing import read_alias, reading
 from crmApp.models import Deal, DealStageHistory, Lead
 from crmApp.models.base import tenant_filter
 from crmApp.selectors.deals import DealSelector
@@ -493,3 +494,9 @@ REPORTS = {
     "forecast": forecast,
     "lead_sources": lead_sources,
 }
+
+
+def run(name: str, filters: ReportFilters) -> dict[str, Any]:
+    """The report `name`, read from the replica when one may serve it (crmApp.db_routing)."""
+    with reading(read_alias()):
+        return REPORTS[name](filters)

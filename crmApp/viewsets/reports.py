@@ -151,7 +151,7 @@ class ReportViewSet(OrganizationScopedMixin, viewsets.ViewSet):
             context={"organization_ids": self.readable_organization_ids()},
         )
         form.is_valid(raise_exception=True)
-        data = reports.REPORTS[name](form.filters())
+        data = reports.run(name, form.filters())
         if getattr(self.request.accepted_renderer, "format", None) == "csv":
             response = Response(TABLES[name](data))
             filename = name.replace("_", "-")
