@@ -106,6 +106,8 @@ FOREIGN_REFERENCES = [
     ("lead", "assigned_to", "employee"),
     ("employee", "manager", "manager"),
     ("user_role", "role", "role"),
+    ("activity", "assignee", "employee"),
+    ("activity", "customer", "customer"),
 ]
 
 
@@ -223,3 +225,17 @@ def test_lists_show_the_useful_columns_and_lifecycle_fields_are_read_only(two_wo
     form_fields = set(change.context["adminform"].form.fields)
     assert {"code", "expected_revenue", "is_won", "is_lost"} & form_fields == set()
     assert 'class="admin-autocomplete' in change.content.decode()
+
+
+def test_the_audit_log_is_read_only_in_the_admin(admin_client, org):
+    from crmApp.models import AuditEvent
+
+    row = AuditEvent.objects.filter(organization=org).first()
+    change_url = reverse("admin:crmApp_auditevent_change", args=[row.pk])
+
+    add = admin_client.get(reverse("admin:crmApp_auditevent_add"))
+    posted = admin_client.post(change_url, {"action": "forged"})
+    deleted = admin_client.post(reverse("admin:crmApp_auditevent_delete", args=[row.pk]))
+
+    assert (add.status_code, posted.status_code, deleted.status_code) == (403, 403, 403)
+    assert AuditEvent.objects.get(pk=row.pk).action == row.action
