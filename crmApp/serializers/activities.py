@@ -104,6 +104,15 @@ class ActivityListSerializer(CachedFieldsModelSerializer):
         return activity.is_overdue
 
 
+class ActivityPageSerializer(serializers.Serializer):
+    """Documents a page of `my_tasks/` (the list pagination envelope)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ActivityListSerializer(many=True)
+
+
 class ActivityStatsSerializer(serializers.Serializer):
     """The activity figures (schema only)."""
 

@@ -8,6 +8,7 @@ from crmApp.filters.activities import ActivityFilterSet
 from crmApp.selectors.activities import ActivitySelector
 from crmApp.serializers.activities import (
     ActivityListSerializer,
+    ActivityPageSerializer,
     ActivitySerializer,
     ActivityStatsSerializer,
 )
@@ -49,7 +50,7 @@ class ActivityViewSet(OrganizationScopedViewSet):
         return Response(self.serialize_detail(activity))
 
     @extend_schema(
-        responses=ActivityListSerializer(many=True),
+        responses=ActivityPageSerializer,
         summary="The caller's open tasks, soonest due first",
     )
     @action(detail=False, methods=["get"])
