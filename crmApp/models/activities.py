@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from crmApp.models.base import OrganizationScopedModel
 
@@ -82,8 +83,6 @@ class Activity(OrganizationScopedModel):
 
     @property
     def is_overdue(self) -> bool:
-        from django.utils import timezone
-
         return (
             self.completed_at is None and self.due_at is not None and self.due_at < timezone.now()
         )

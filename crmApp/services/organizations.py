@@ -109,6 +109,7 @@ def organization_create(*, owner: User, name: str, **fields) -> Organization:
                     user=owner, organization=organization, is_owner=True, is_active=True
                 )
                 organization_setup_rbac(organization=organization)
+                audit_record(organization, "created", actor=owner)
                 return organization
         except IntegrityError:
             continue

@@ -95,6 +95,7 @@ def role_create(
         description=description,
         is_active=is_active,
     )
+    audit_record(role, "created", actor=actor)
     permissions = list(permissions)
     if permissions:
         role_set_permissions(role=role, permissions=permissions, access=access)
