@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -441,12 +442,21 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
 CELERY_TIMEZONE = "UTC"
+#: Audit rows older than this many days are deleted by the hourly purge (0 keeps them forever).
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+#: The hour (UTC) the daily digest of due and overdue tasks is mailed.
+TASK_DIGEST_HOUR_UTC = env.int("TASK_DIGEST_HOUR_UTC", default=6)
 #: How often the beat scheduler sweeps the outbox for events and retries that are due.
 OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=10.0)
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "crmApp.tasks.outbox_dispatch", "schedule": OUTBOX_SWEEP_SECONDS},
     "webhooks-sweep": {"task": "crmApp.tasks.webhooks_sweep", "schedule": OUTBOX_SWEEP_SECONDS},
     "idempotency-purge": {"task": "crmApp.tasks.idempotency_purge", "schedule": 3600.0},
+    "audit-purge": {"task": "crmApp.tasks.audit_purge", "schedule": 3600.0},
+    "task-digest": {
+        "task": "crmApp.tasks.task_digest_send",
+        "schedule": crontab(hour=TASK_DIGEST_HOUR_UTC, minute=0),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(
     "CELERY_BEAT_SCHEDULE_FILENAME", default=str(BASE_DIR / ".celerybeat-schedule")

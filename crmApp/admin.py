@@ -470,6 +470,26 @@ class DealAdmin(OrganizationOwnedAdmin):
         return super().formfield_for_choice_field(db_field, request, **kwargs)
 
 
+@admin.register(models.Activity)
+class ActivityAdmin(OrganizationOwnedAdmin):
+    list_display = (
+        "id",
+        "type",
+        "subject",
+        "organization",
+        "assignee",
+        "due_at",
+        "completed_at",
+        "created_at",
+    )
+    list_filter = ("organization", "type")
+    list_select_related = ("organization", "assignee")
+    search_fields = ("subject", "body")
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("organization", "assignee", "customer", "lead", "deal", "created_by")
+    readonly_fields = TIMESTAMPS
+
+
 @admin.register(models.DealStageHistory)
 class DealStageHistoryAdmin(TenantAdmin):
     list_display = ("id", "deal", "stage", "outcome", "entered_at", "left_at", "actor")
@@ -542,3 +562,15 @@ class IdempotencyKeyAdmin(ReadOnlyAdmin):
     exclude = ("body",)  # a stored answer may hold any of the user's data
     raw_id_fields = ("user",)
     ordering = ("-id",)
+
+
+@admin.register(models.AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """Written by the services in each write's transaction; nobody edits history."""
+
+    list_display = ("id", "action", "resource", "record_id", "actor", "organization", "created_at")
+    list_filter = ("resource", "action")
+    list_select_related = ("organization", "actor")
+    search_fields = ("request_id",)
+    ordering = ("-id",)
+    show_full_result_count = False

@@ -120,3 +120,30 @@ def idempotency_purge() -> int:
     from crmApp.services.idempotency import idempotency_keys_purge
 
     return idempotency_keys_purge()
+
+
+EMAIL_RETRYING = {**RETRYING, "autoretry_for": (DatabaseError, OSError)}
+
+
+@shared_task(name="crmApp.tasks.assignment_email_send", **EMAIL_RETRYING)
+def assignment_email_send(kind: str, object_id: int) -> str:
+    """Tell the assignee of a task (`activity`) or a deal about it, unless they opted out."""
+    from crmApp.services.notifications import assignment_email_send as send
+
+    return "sent" if send(kind=kind, object_id=object_id) else "skipped"
+
+
+@shared_task(name="crmApp.tasks.task_digest_send", **EMAIL_RETRYING)
+def task_digest_send() -> int:
+    """The daily digest: each user's open tasks due today or overdue (beat, once a day)."""
+    from crmApp.services.notifications import digest_send_all
+
+    return digest_send_all()
+
+
+@shared_task(name="crmApp.tasks.audit_purge", **RETRYING)
+def audit_purge() -> int:
+    """Delete audit rows older than `AUDIT_RETENTION_DAYS` (0 keeps them forever)."""
+    from crmApp.services.audit import audit_purge as purge
+
+    return purge()

@@ -2,6 +2,8 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from crmApp.viewsets import (
+    activities,
+    audit,
     auth,
     customers,
     deals,
@@ -34,6 +36,8 @@ router.register("pipelines", pipelines.PipelineViewSet, basename="pipeline")
 router.register("pipeline-stages", pipelines.PipelineStageViewSet, basename="pipeline-stage")
 router.register("deals", deals.DealViewSet, basename="deal")
 router.register("events", events.EventViewSet, basename="event")
+router.register("activities", activities.ActivityViewSet, basename="activity")
+router.register("audit-events", audit.AuditEventViewSet, basename="audit-event")
 router.register("invitations", invitations.InvitationViewSet, basename="invitation")
 router.register("webhooks", webhooks.WebhookEndpointViewSet, basename="webhook")
 router.register("webhook-deliveries", webhooks.WebhookDeliveryViewSet, basename="webhook-delivery")

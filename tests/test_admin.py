@@ -124,6 +124,8 @@ FOREIGN_REFERENCES = [
     ("lead", "assigned_to", "employee"),
     ("employee", "manager", "manager"),
     ("user_role", "role", "role"),
+    ("activity", "assignee", "employee"),
+    ("activity", "customer", "customer"),
 ]
 
 
@@ -488,3 +490,17 @@ def test_deal_filters_offer_the_chosen_organizations_records_only(two_worlds, cl
     assert choices(narrowed, "assignee") == [str(here.manager), str(here.employee)]
     assert list(by_stage.context["cl"].result_list) == [here.deal]
     assert list(by_other_stage.context["cl"].result_list) == []
+
+
+def test_the_audit_log_is_read_only_in_the_admin(admin_client, org):
+    from crmApp.models import AuditEvent
+
+    row = AuditEvent.objects.filter(organization=org).first()
+    change_url = reverse("admin:crmApp_auditevent_change", args=[row.pk])
+
+    add = admin_client.get(reverse("admin:crmApp_auditevent_add"))
+    posted = admin_client.post(change_url, {"action": "forged"})
+    deleted = admin_client.post(reverse("admin:crmApp_auditevent_delete", args=[row.pk]))
+
+    assert (add.status_code, posted.status_code, deleted.status_code) == (403, 403, 403)
+    assert AuditEvent.objects.get(pk=row.pk).action == row.action

@@ -23,11 +23,12 @@ ROLES = ("owner", "admin", "manager", "sales", "viewer", "no_role")
 CRM_READS = {
     "employee": {"list", "retrieve", "departments"},
     "vendor": {"list", "retrieve", "types"},
-    "customer": {"list", "retrieve", "stats", "export_csv"},
-    "lead": {"list", "retrieve", "stats", "export_csv"},
-    "deal": {"list", "retrieve", "stats", "export_csv", "stage_history", "rotting"},
+    "customer": {"list", "retrieve", "stats", "export_csv", "timeline"},
+    "lead": {"list", "retrieve", "stats", "export_csv", "timeline"},
+    "deal": {"list", "retrieve", "stats", "export_csv", "stage_history", "rotting", "timeline"},
     "pipeline": {"list", "retrieve"},
     "pipeline-stage": {"list", "retrieve"},
+    "activity": {"list", "retrieve", "my_tasks", "stats"},
 }
 ORGANIZATION_READS = {
     "organization": {"list", "retrieve", "members"},
@@ -60,11 +61,13 @@ SALES_WRITES = {
         "reopen",
         "bulk_update",
     },
+    "activity": {"create", *UPDATE, "complete", "reopen"},
 }
 MANAGER_WRITES = {
     "customer": SALES_WRITES["customer"] | {"destroy", "bulk_delete"},
     "lead": SALES_WRITES["lead"] | {"destroy", "bulk_delete"},
     "deal": SALES_WRITES["deal"] | {"destroy", "bulk_delete"},
+    "activity": SALES_WRITES["activity"] | {"destroy"},
     "employee": {"create", *UPDATE, "destroy", "terminate"},
     "vendor": {"create", *UPDATE, "destroy"},
     "pipeline": {"create", *UPDATE, "destroy", "set_default"},
@@ -245,6 +248,7 @@ def _create_body(world: World, basename: str) -> dict:
         "role": {"organization": org, "name": "Brand new role"},
         "organization": {"name": "N"},
         "webhook": {"organization": org, "url": "https://93.184.215.14/hooks/new"},
+        "activity": {"organization": org, "subject": "N", "customer_id": world.customer.pk},
     }
     return creates[basename]
 
@@ -272,6 +276,7 @@ def _update_call(world: World, basename: str, action: str) -> tuple[int | None, 
             "user-organization": {"is_active": True},
             "organization": {"description": "Renamed"},
             "webhook": {"description": "Renamed"},
+            "activity": {"subject": "Renamed"},
         }
         return row.pk, dict(updates[basename])
     put_required = {
@@ -296,6 +301,7 @@ def _update_call(world: World, basename: str, action: str) -> tuple[int | None, 
         "user-organization": {"is_active": True, "is_owner": False},
         "organization": {"name": "Renamed"},
         "webhook": {"organization": org, "url": "https://93.184.215.14/hooks/renamed"},
+        "activity": {"subject": "Renamed", "customer_id": world.customer.pk},
     }
     return row.pk, put_required[basename]
 

@@ -129,6 +129,15 @@ def _create_payloads(a: World, b: World) -> dict[str, tuple[dict, dict[str, obje
             {"organization": org_a, "url": "https://93.184.215.14/hooks/new"},
             {"organization": org_b},
         ),
+        "activity": (
+            {"organization": org_a, "subject": "New", "customer_id": a.customer.pk},
+            {
+                "organization": org_b,
+                "assignee_id": b.employee.pk,
+                "lead_id": b.lead.pk,
+                "deal_id": b.deal.pk,
+            },
+        ),
     }
 
 
@@ -157,6 +166,11 @@ def _update_injections(a: World, b: World) -> dict[str, dict[str, object]]:
         "user-role": {"organization": b.organization.pk, "role_id": b.role.pk},
         "user-organization": {"organization_id": b.organization.pk},
         "webhook": {"organization": b.organization.pk},
+        "activity": {
+            "organization": b.organization.pk,
+            "assignee_id": b.employee.pk,
+            "customer_id": b.customer.pk,
+        },
     }
 
 

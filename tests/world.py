@@ -7,6 +7,8 @@ from django.apps import apps
 from django.utils import timezone
 
 from crmApp.models import (
+    Activity,
+    AuditEvent,
     Customer,
     Deal,
     DealStageHistory,
@@ -55,6 +57,8 @@ class World:
     invitation: Invitation
     webhook: WebhookEndpoint
     webhook_delivery: WebhookDelivery
+    activity: Activity
+    audit_event: AuditEvent
 
     def object_for(self, basename: str):
         return {
@@ -77,6 +81,8 @@ class World:
             "invitation": self.invitation,
             "webhook": self.webhook,
             "webhook-delivery": self.webhook_delivery,
+            "activity": self.activity,
+            "audit-event": self.audit_event,
         }[basename]
 
 
@@ -168,6 +174,15 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
         event_type=event.type,
         payload={"id": event.pk, "type": event.type},
     )
+    activity = Activity.objects.create(
+        organization=organization,
+        type=Activity.Type.TASK,
+        subject=f"Call {marker}",
+        body=f"Body {marker}",
+        customer=customer,
+        assignee=employee,
+        due_at=timezone.now() + timedelta(days=1),
+    )
     return World(
         organization=organization,
         owner=owner,
@@ -190,6 +205,9 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
         invitation=invitation,
         webhook=webhook,
         webhook_delivery=webhook_delivery,
+        activity=activity,
+        # the customer's event above was audited with it
+        audit_event=AuditEvent.objects.get(organization=organization, record_id=customer.pk),
     )
 
 

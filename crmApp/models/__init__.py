@@ -1,3 +1,5 @@
+from crmApp.models.activities import Activity
+from crmApp.models.audit import AuditEvent
 from crmApp.models.base import CodeSequence, next_codes
 from crmApp.models.customers import Customer
 from crmApp.models.deals import Deal, DealStageHistory
@@ -13,6 +15,8 @@ from crmApp.models.vendors import Vendor
 from crmApp.models.webhooks import IdempotencyKey, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "Activity",
+    "AuditEvent",
     "CodeSequence",
     "Customer",
     "Deal",

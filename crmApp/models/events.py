@@ -27,6 +27,7 @@ EVENT_VERBS: dict[str, tuple[str, ...]] = {
     "vendor": ("created", "updated", "deleted"),
     "member": ("invited", "joined", "removed"),
     "webhook": ("disabled",),
+    "activity": ("created", "updated", "deleted", "completed"),
 }
 EVENT_RESOURCES: tuple[str, ...] = tuple(EVENT_VERBS)
 EVENT_TYPES: tuple[str, ...] = tuple(

@@ -81,6 +81,10 @@ class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
     must_change_password = models.BooleanField(default=False)
     two_factor_enabled = models.BooleanField(default=False)
     two_factor_secret = models.CharField(max_length=255, null=True, blank=True)
+    #: Mail preferences: a notice when a task or a deal is assigned to the user, and the daily
+    #: digest of their due and overdue tasks.
+    notify_assignments = models.BooleanField(default=True)
+    notify_digest = models.BooleanField(default=True)
 
     objects = UserManager()
 

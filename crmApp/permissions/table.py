@@ -23,6 +23,8 @@ RESOURCES = (
     "settings",
     "events",
     "webhooks",
+    "activities",
+    "audit",
 )
 ACTIONS = ("view", "create", "update", "delete", "manage")
 
@@ -100,6 +102,7 @@ PERMISSION_TABLE: dict[str, dict[str, tuple[Perm, ...]]] = {
         upsert=(("customers", "create"), ("customers", "update")),
         activate=(("customers", "update"),),
         deactivate=(("customers", "update"),),
+        timeline=(("customers", "view"),),
         **_bulk("customers"),
     ),
     "lead": _crud(
@@ -108,6 +111,7 @@ PERMISSION_TABLE: dict[str, dict[str, tuple[Perm, ...]]] = {
         qualify=(("leads", "update"),),
         disqualify=(("leads", "update"),),
         convert=(("leads", "update"), ("customers", "create")),
+        timeline=(("leads", "view"),),
         **_bulk("leads"),
     ),
     "pipeline": _crud("pipelines", set_default=(("pipelines", "update"),)),
@@ -126,6 +130,7 @@ PERMISSION_TABLE: dict[str, dict[str, tuple[Perm, ...]]] = {
         reopen=(("deals", "update"),),
         stage_history=(("deals", "view"),),
         rotting=(("deals", "view"),),
+        timeline=(("deals", "view"),),
         **_bulk("deals"),
     ),
     # Reports read deals, their stage history and leads, but are granted on their own.
@@ -134,6 +139,15 @@ PERMISSION_TABLE: dict[str, dict[str, tuple[Perm, ...]]] = {
         (("reports", "view"),),
     ),
     "event": {"list": (("events", "view"),), "retrieve": (("events", "view"),)},
+    "activity": _crud(
+        "activities",
+        complete=(("activities", "update"),),
+        reopen=(("activities", "update"),),
+        my_tasks=(("activities", "view"),),
+        stats=(("activities", "view"),),
+    ),
+    # Who changed what: owners and admins by default (audit:view), nobody can write it.
+    "audit-event": {"list": (("audit", "view"),), "retrieve": (("audit", "view"),)},
     # Invitations name people outside the organization: managing members, not reading them.
     "invitation": dict.fromkeys(
         ("list", "retrieve", "resend", "revoke"), (("organizations", "manage"),)
@@ -153,7 +167,7 @@ PERMISSION_TABLE: dict[str, dict[str, tuple[Perm, ...]]] = {
     },
 }
 
-_CRM = ("employees", "vendors", "customers", "leads", "deals", "pipelines")
+_CRM = ("employees", "vendors", "customers", "leads", "deals", "pipelines", "activities")
 
 #: System roles created for every organization: slug -> (name, description, grants).
 SYSTEM_ROLES: dict[str, tuple[str, str, tuple[Perm, ...]]] = {
@@ -174,7 +188,11 @@ SYSTEM_ROLES: dict[str, tuple[str, str, tuple[Perm, ...]]] = {
     "sales": (
         "Sales",
         "Works customers, leads and deals; reads the rest of the CRM.",
-        tuple((r, a) for r in ("customers", "leads", "deals") for a in ("view", "create", "update"))
+        tuple(
+            (r, a)
+            for r in ("customers", "leads", "deals", "activities")
+            for a in ("view", "create", "update")
+        )
         + tuple(
             (r, "view") for r in ("employees", "vendors", "pipelines", "organizations", "users")
         ),

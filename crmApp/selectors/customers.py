@@ -16,7 +16,7 @@ class CustomerSelector(ResourceSelector):
             employee_name("assigned_to_name", "assigned_to"),
         ]
     )
-    plain_actions = frozenset({"stats", "export_csv", "bulk_update", "bulk_delete"})
+    plain_actions = frozenset({"stats", "export_csv", "bulk_update", "bulk_delete", "timeline"})
 
     def detail(self, queryset: QuerySet) -> QuerySet:
         return queryset.select_related("assigned_to__manager", "converted_from_lead")

@@ -156,7 +156,15 @@ class DealSelector(ResourceSelector):
     model = Deal
     list_rows = ListSpec(LIST_FIELDS)
     plain_actions = frozenset(
-        {"stats", "export_csv", "bulk_update", "bulk_delete", "stage_history", "rotting"}
+        {
+            "stats",
+            "export_csv",
+            "bulk_update",
+            "bulk_delete",
+            "stage_history",
+            "rotting",
+            "timeline",
+        }
     )
 
     def detail(self, queryset: QuerySet) -> QuerySet:

@@ -63,7 +63,7 @@ class LeadSelector(ResourceSelector):
             Field("created_at", ("created_at",), serialized_datetime),
         ]
     )
-    plain_actions = frozenset({"stats", "export_csv", "bulk_update", "bulk_delete"})
+    plain_actions = frozenset({"stats", "export_csv", "bulk_update", "bulk_delete", "timeline"})
 
     def detail(self, queryset: QuerySet) -> QuerySet:
         return queryset.select_related("assigned_to__manager", "converted_by")

@@ -72,6 +72,14 @@ class UserSerializer(CachedFieldsModelSerializer):
         return value
 
 
+class ProfileSerializer(UserSerializer):
+    """The caller's own profile: the user plus their mail preferences, which nobody else
+    reads (the user nested in memberships and employees leaves them out)."""
+
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "notify_assignments", "notify_digest"]
+
+
 class RegistrationSerializer(CachedFieldsModelSerializer):
     password = serializers.CharField(
         write_only=True, max_length=128, style={"input_type": "password"}

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from crmApp.models import Customer, Organization, User
+from crmApp.services.audit import audit_values
 from crmApp.services.events import event_record_for
 from crmApp.services.records import record_create, record_delete, record_update, records_delete
 
@@ -18,9 +19,10 @@ def customer_set_status(*, customer: Customer, status: str, actor: User | None =
     is enough: concurrent calls cannot interleave a read and a write, the last one wins.
     """
     now = timezone.now()
+    before = audit_values(customer)
     Customer.objects.filter(pk=customer.pk).update(status=status, updated_at=now)
     customer.status, customer.updated_at = status, now
-    event_record_for(customer, "customer.updated", actor=actor)
+    event_record_for(customer, "customer.updated", actor=actor, before=before)
     return customer
 
 

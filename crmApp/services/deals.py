@@ -39,7 +39,9 @@ from crmApp.models import (
 )
 from crmApp.selectors.deals import STAGE_ENTERED_AT
 from crmApp.selectors.relations import carry_loaded_relations
+from crmApp.services.audit import audit_record, audit_values
 from crmApp.services.events import event_record_for
+from crmApp.services.notifications import assignment_notice_queue
 from crmApp.services.records import record_delete, records_delete
 
 OPEN_STATUSES = (Deal.Status.ACTIVE, Deal.Status.INACTIVE)
@@ -202,6 +204,8 @@ def deal_create(
     deal.save()
     _record_stage(deal, actor=actor, before=None, at=deal.created_at)
     event_record_for(deal, "deal.created", actor=actor)
+    if deal.assigned_to_id is not None:
+        assignment_notice_queue("deal", deal.pk)
     return deal
 
 
@@ -245,6 +249,7 @@ def deal_update(*, deal: Deal, actor: User | None, **changes) -> Deal:
     """
     deal = _lock(deal)
     before = _stage_state(deal)
+    values = audit_values(deal)
     errors = _outcome_field_errors(deal, changes)
     stage = changes.pop("stage", None)
     moving = stage is not None and stage.pk != deal.stage_id
@@ -262,7 +267,9 @@ def deal_update(*, deal: Deal, actor: User | None, **changes) -> Deal:
         _enter_stage(deal, stage, probability=probability)
     deal.save()
     _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
-    event_record_for(deal, "deal.updated", actor=actor)
+    event_record_for(deal, "deal.updated", actor=actor, before=values)
+    if deal.assigned_to_id is not None and deal.assigned_to_id != values.get("assigned_to_id"):
+        assignment_notice_queue("deal", deal.pk)
     return deal
 
 
@@ -271,6 +278,7 @@ def deal_move_stage(*, deal: Deal, stage_id: int, actor: User | None) -> Deal:
     """Move a deal to another stage of its own pipeline (see the module docstring)."""
     deal = _lock(deal)
     before = _stage_state(deal)
+    values = audit_values(deal)
     if deal.pipeline_id is None:  # every stage is in a pipeline: none is the deal's
         raise StageNotFound()
     try:
@@ -286,7 +294,7 @@ def deal_move_stage(*, deal: Deal, stage_id: int, actor: User | None) -> Deal:
     # Only what a move can change (plus expected_revenue/updated_at, added by Deal.save).
     deal.save(update_fields=MOVE_FIELDS)
     _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
-    event_record_for(deal, "deal.stage_changed", actor=actor)
+    event_record_for(deal, "deal.stage_changed", actor=actor, before=values)
     return deal
 
 
@@ -297,11 +305,11 @@ def deal_mark_won(*, deal: Deal, actor: User | None) -> Deal:
     if deal.is_lost:
         raise DealTransitionError("A lost deal cannot be marked as won; reopen it first.")
     if not deal.is_won:
-        before = _stage_state(deal)
+        before, values = _stage_state(deal), audit_values(deal)
         _win(deal)
         deal.save()
         _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
-        event_record_for(deal, "deal.won", actor=actor)
+        event_record_for(deal, "deal.won", actor=actor, before=values)
     return deal
 
 
@@ -312,14 +320,16 @@ def deal_mark_lost(*, deal: Deal, actor: User | None, lost_reason: str | None = 
     if deal.is_won:
         raise DealTransitionError("A won deal cannot be marked as lost; reopen it first.")
     if not deal.is_lost:
-        before = _stage_state(deal)
+        before, values = _stage_state(deal), audit_values(deal)
         _lose(deal, lost_reason=lost_reason or "")
         deal.save()
         _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
-        event_record_for(deal, "deal.lost", actor=actor)
+        event_record_for(deal, "deal.lost", actor=actor, before=values)
     elif lost_reason is not None and lost_reason != deal.lost_reason:
+        values = audit_values(deal)
         deal.lost_reason = lost_reason
         deal.save(update_fields=["lost_reason"])
+        audit_record(deal, "updated", actor=actor, before=values)
     return deal
 
 
@@ -329,7 +339,7 @@ def deal_reopen(*, deal: Deal, actor: User | None) -> Deal:
     deal = _lock(deal)
     if not _is_closed(deal) and deal.status != Deal.Status.CLOSED:
         raise DealTransitionError("Only a won or lost deal can be reopened.")
-    before = _stage_state(deal)
+    before, values = _stage_state(deal), audit_values(deal)
     deal.is_won = deal.is_lost = False
     deal.status = Deal.Status.ACTIVE
     deal.actual_close_date = None
@@ -338,7 +348,7 @@ def deal_reopen(*, deal: Deal, actor: User | None) -> Deal:
     deal.probability = stage.probability if stage is not None else LOST_PROBABILITY
     deal.save()
     _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
-    event_record_for(deal, "deal.reopened", actor=actor)
+    event_record_for(deal, "deal.reopened", actor=actor, before=values)
     return deal
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from crmApp.errors import RecordInvalid
 from crmApp.models import Employee, Organization, User, UserOrganization
 from crmApp.models.base import ActiveStatus
+from crmApp.services.audit import audit_values
 from crmApp.services.events import event_record_for
 from crmApp.services.organizations import membership_update
 from crmApp.services.records import record_create, record_delete, record_update
@@ -43,10 +44,11 @@ def employee_terminate(
     effective = termination_date or timezone.now().date()
     if locked.hire_date is not None and effective < locked.hire_date:
         raise RecordInvalid({"termination_date": [BEFORE_HIRE]})
+    before = audit_values(locked)
     locked.status = ActiveStatus.INACTIVE
     locked.termination_date = effective
     locked.save(update_fields=["status", "termination_date", "updated_at"])
-    event_record_for(locked, "employee.updated", actor=actor)
+    event_record_for(locked, "employee.updated", actor=actor, before=before)
     suspended = False
     if suspend_access:
         suspended = _suspend_membership(employee=locked, actor=actor)

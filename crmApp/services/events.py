@@ -18,6 +18,7 @@ from crmApp.context import current_request_id
 from crmApp.models import Event
 from crmApp.models.base import organization_id_of
 from crmApp.models.events import EVENT_TYPES
+from crmApp.services.audit import audit_record
 
 _KNOWN_TYPES = frozenset(EVENT_TYPES)
 #: Fields never copied into a snapshot (events are readable by every holder of events:view).
@@ -75,12 +76,21 @@ def event_record(
 
 
 def event_record_for(
-    instance: models.Model, type: str, *, actor=None, extra: dict | None = None
+    instance: models.Model,
+    type: str,
+    *,
+    actor=None,
+    extra: dict | None = None,
+    before: dict | None = None,
+    audit: bool = True,
 ) -> Event:
     """`event_record` for a tenant row: organization, resource id and snapshot come from it.
 
     The resource is the type's prefix (`"customer.created"` -> `customer`); `extra` adds keys to
-    the snapshot (e.g. the customer a lead became).
+    the snapshot (e.g. the customer a lead became). The change is audited here too (the type's
+    verb as the action; `before`, the row's `audit_values` before the change, gives the changed
+    fields), so every write that records an event is audited once, with one more INSERT; a
+    bulk write passes `audit=False` and audits its rows in one statement.
     """
     organization_id = organization_id_of(instance)
     if organization_id is None:
@@ -88,6 +98,14 @@ def event_record_for(
     snapshot = snapshot_of(instance)
     if extra:
         snapshot.update(json.loads(json.dumps(extra, cls=DjangoJSONEncoder)))
+    if audit:
+        audit_record(
+            instance,
+            type.split(".", 1)[1],
+            actor=actor,
+            before=before,
+            organization_id=organization_id,
+        )
     return event_record(
         organization_id=organization_id,
         type=type,

@@ -26,6 +26,7 @@ from crmApp.services.accounts import (
     token_digest,
     token_mint,
 )
+from crmApp.services.audit import audit_record, audit_values
 from crmApp.services.events import event_record_for
 from crmApp.services.mail import email_send
 from crmApp.services.organizations import membership_add
@@ -107,9 +108,11 @@ def invitation_resend(*, invitation: Invitation, actor: User) -> Invitation:
     invitation = _locked(invitation)
     if invitation.status != Invitation.Status.PENDING:
         raise InvalidInput({"non_field_errors": [NOT_PENDING.format(verb="sent again")]})
+    before = audit_values(invitation)
     invitation.expires_at = _expiry()
     invitation.token_hash = None
     invitation.save(update_fields=["expires_at", "token_hash", "updated_at"])
+    audit_record(invitation, "resent", actor=actor, before=before)
     email_task_queue("invitation", invitation.pk)
     return invitation
 
@@ -120,9 +123,11 @@ def invitation_revoke(*, invitation: Invitation, actor: User) -> Invitation:
     invitation = _locked(invitation)
     if invitation.status != Invitation.Status.PENDING:
         raise InvalidInput({"non_field_errors": [NOT_PENDING.format(verb="revoked")]})
+    before = audit_values(invitation)
     invitation.status = Invitation.Status.REVOKED
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["status", "revoked_at", "updated_at"])
+    audit_record(invitation, "revoked", actor=actor, before=before)
     return invitation
 
 

@@ -6,8 +6,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from crmApp.errors import InvalidInput
-from crmApp.models import Customer, Employee, Lead, Organization, User
+from crmApp.models import Activity, Customer, Employee, Lead, Organization, User
 from crmApp.models.base import ActiveStatus
+from crmApp.services.audit import audit_values
 from crmApp.services.events import event_record_for
 from crmApp.services.records import record_create, record_delete, record_update, records_delete
 
@@ -26,9 +27,10 @@ def _set_qualification(*, lead: Lead, qualification_status: str, event: str, act
     locked = _locked(lead)
     if locked.is_converted:
         raise InvalidInput({"non_field_errors": [CONVERTED_NOT_QUALIFIABLE]})
+    before = audit_values(locked)
     locked.qualification_status = qualification_status
     locked.save(update_fields=["qualification_status", "updated_at"])
-    event_record_for(locked, event, actor=actor)
+    event_record_for(locked, event, actor=actor, before=before)
     return locked
 
 
@@ -80,6 +82,7 @@ def lead_convert(
     ):
         raise InvalidInput({"non_field_errors": [DISQUALIFIED_NOT_CONVERTIBLE]})
     now = timezone.now()
+    before = audit_values(locked)
     customer = record_create(
         Customer,
         actor=actor,
@@ -118,7 +121,15 @@ def lead_convert(
             "updated_at",
         ]
     )
-    event_record_for(locked, "lead.converted", actor=actor, extra={"customer_id": customer.pk})
+    # The lead's history of work follows it to the customer (one UPDATE).
+    Activity.objects.filter(lead=locked).update(lead=None, customer=customer, updated_at=now)
+    event_record_for(
+        locked,
+        "lead.converted",
+        actor=actor,
+        extra={"customer_id": customer.pk},
+        before=before,
+    )
     return customer
 
 

@@ -21,6 +21,7 @@ from crmApp.models import (
 # From the vocabulary module, not the package: the package also holds the DRF permission
 # classes, and a service must not pull in the HTTP layer.
 from crmApp.permissions.table import SYSTEM_PERMISSIONS, SYSTEM_ROLES
+from crmApp.services.audit import audit_record, audit_values
 from crmApp.services.events import event_record_for
 
 
@@ -108,6 +109,7 @@ def organization_create(*, owner: User, name: str, **fields) -> Organization:
                     user=owner, organization=organization, is_owner=True, is_active=True
                 )
                 organization_setup_rbac(organization=organization)
+                audit_record(organization, "created", actor=owner)
                 return organization
         except IntegrityError:
             continue
@@ -183,6 +185,7 @@ def membership_add(
         .filter(user=user, organization=organization)
         .first()
     )
+    before: dict | None = {}
     if membership is None:
         membership = UserOrganization.objects.create(
             user=user, organization=organization, is_owner=is_owner, is_active=is_active
@@ -190,12 +193,15 @@ def membership_add(
     elif membership.is_active:
         raise InvalidInput({"user_id": ["This user is already a member of the organization."]})
     else:
+        before = audit_values(membership)
         membership.is_active = is_active
         membership.is_owner = is_owner
         membership.left_at = None
         membership.save(update_fields=["is_active", "is_owner", "left_at", "updated_at"])
     if membership.is_active:
-        event_record_for(membership, "member.joined", actor=actor)
+        event_record_for(membership, "member.joined", actor=actor, before=before)
+    else:
+        audit_record(membership, "created" if not before else "updated", actor=actor, before=before)
     return membership
 
 
@@ -228,6 +234,7 @@ def membership_update(
             raise Forbidden(GRANT_OWNERSHIP)
     if not (new_active and new_owner):
         _guard_last_owner(membership)
+    before = audit_values(membership)
     membership.is_active = new_active
     membership.is_owner = new_owner
     if not new_active:
@@ -235,6 +242,7 @@ def membership_update(
     elif membership.left_at is not None:
         membership.left_at = None
     membership.save(update_fields=["is_active", "is_owner", "left_at", "updated_at"])
+    audit_record(membership, "updated", actor=actor, before=before)
     return membership
 
 
@@ -271,11 +279,12 @@ def membership_leave(*, organization_id: int, user: User) -> UserOrganization:
 
 def _end_membership(membership: UserOrganization, *, actor: User) -> UserOrganization:
     _drop_roles(membership)
+    before = audit_values(membership)
     membership.is_active = False
     membership.is_owner = False
     membership.left_at = timezone.now()
     membership.save(update_fields=["is_active", "is_owner", "left_at", "updated_at"])
-    event_record_for(membership, "member.removed", actor=actor)
+    event_record_for(membership, "member.removed", actor=actor, before=before)
     return membership
 
 
@@ -294,15 +303,18 @@ def membership_delete(*, membership: UserOrganization, actor: User) -> None:
         raise Forbidden(OWNER_MEMBERSHIP)
     _guard_last_owner(membership)
     _drop_roles(membership)
+    audit_record(membership, "deleted", actor=actor)
     membership.delete()
 
 
 @transaction.atomic
 def organization_update(*, organization: Organization, actor: User, **changes: Any) -> Organization:
     """Change an organization's profile (its owner rules are checked before the call)."""
+    before = audit_values(organization)
     for name, value in changes.items():
         setattr(organization, name, value)
     organization.save()
+    audit_record(organization, "updated", actor=actor, before=before)
     return organization
 
 

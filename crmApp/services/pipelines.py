@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from crmApp.errors import InvalidInput, RecordInUse, RecordMissing
 from crmApp.models import Deal, Organization, Pipeline, PipelineStage, User
+from crmApp.services.audit import audit_record, audit_values
 from crmApp.services.deals import deal_move_stage
 from crmApp.services.records import record_delete
 
@@ -60,21 +61,26 @@ def stage_create(
     stage = PipelineStage.objects.create(pipeline=pipeline, order=position, **fields)
     stages.insert(position, stage)
     _renumber(stages)
+    audit_record(stage, "created", actor=actor, organization_id=pipeline.organization_id)
     return stage
 
 
 @transaction.atomic
-def stage_move(*, stage: PipelineStage, order: int) -> PipelineStage:
+def stage_move(*, stage: PipelineStage, order: int, actor: User | None = None) -> PipelineStage:
     """Move a stage to position `order` (0-based); the stages in between shift by one."""
-    _lock_pipeline(stage.pipeline_id)
+    pipeline = _lock_pipeline(stage.pipeline_id)
     stages = _ordered_stages(stage.pipeline_id)
     current = next((s for s in stages if s.pk == stage.pk), None)
     if current is None:
         raise RecordMissing("PipelineStage")
     _check_position(order, last=len(stages) - 1)
+    before = audit_values(current)
     stages.remove(current)
     stages.insert(order, current)
     _renumber(stages)
+    audit_record(
+        current, "moved", actor=actor, before=before, organization_id=pipeline.organization_id
+    )
     return current
 
 
@@ -86,16 +92,20 @@ def stage_update(
 
     The pipeline is not among the changeable fields: a stage never moves between pipelines.
     """
-    _lock_pipeline(stage.pipeline_id)
+    pipeline = _lock_pipeline(stage.pipeline_id)
     fields.pop("pipeline", None)
     fresh = PipelineStage.objects.filter(pk=stage.pk).first()
     if fresh is None:
         raise RecordMissing("PipelineStage")
+    before = audit_values(fresh)
     for name, value in fields.items():
         setattr(fresh, name, value)
     fresh.save(update_fields=[*fields, "updated_at"])
+    audit_record(
+        fresh, "updated", actor=actor, before=before, organization_id=pipeline.organization_id
+    )
     if order is not None:
-        fresh = stage_move(stage=fresh, order=order)
+        fresh = stage_move(stage=fresh, order=order, actor=actor)
     return fresh
 
 
@@ -107,7 +117,7 @@ def stage_delete(*, stage: PipelineStage, actor: User | None, move_to: int | Non
     deal services (state machine and stage history); without `move_to`, a stage holding deals
     is not deleted (409), so no deal silently loses its stage.
     """
-    _lock_pipeline(stage.pipeline_id)
+    pipeline = _lock_pipeline(stage.pipeline_id)
     if move_to is not None:
         other_stages = PipelineStage.objects.filter(pipeline_id=stage.pipeline_id)
         if not other_stages.filter(pk=move_to).exclude(pk=stage.pk).exists():
@@ -119,12 +129,12 @@ def stage_delete(*, stage: PipelineStage, actor: User | None, move_to: int | Non
             f"This stage holds {count} deal{'s' if count != 1 else ''}; name a `move_to` "
             "stage of the same pipeline to move them there before deleting it."
         )
-    if move_to is None:
-        return _delete_stage(stage)
-    for deal in deals:
-        # The deal services apply the state machine (a closed deal enters only a stage of its
-        # outcome, else the whole delete is refused) and record each move in the history.
-        deal_move_stage(deal=deal, stage_id=move_to, actor=actor)
+    if move_to is not None:
+        for deal in deals:
+            # The deal services apply the state machine (a closed deal enters only a stage of
+            # its outcome, else the whole delete is refused) and record each move in the history.
+            deal_move_stage(deal=deal, stage_id=move_to, actor=actor)
+    audit_record(stage, "deleted", actor=actor, organization_id=pipeline.organization_id)
     return _delete_stage(stage)
 
 
@@ -151,7 +161,7 @@ def _clear_default(*, organization_id: int, keep_id: int | None) -> None:
 
 
 @transaction.atomic
-def pipeline_set_default(*, pipeline: Pipeline) -> Pipeline:
+def pipeline_set_default(*, pipeline: Pipeline, actor: User | None = None) -> Pipeline:
     """Make `pipeline` the only default pipeline of its organization.
 
     The organization's pipelines are locked before the old default is cleared and the new one
@@ -162,10 +172,12 @@ def pipeline_set_default(*, pipeline: Pipeline) -> Pipeline:
     """
     _lock_organization_pipelines(pipeline.organization_id)
     _clear_default(organization_id=pipeline.organization_id, keep_id=pipeline.pk)
+    before = audit_values(pipeline)
     Pipeline.objects.filter(pk=pipeline.pk, is_default=False).update(
         is_default=True, updated_at=timezone.now()
     )
     pipeline.refresh_from_db()
+    audit_record(pipeline, "set_default", actor=actor, before=before)
     return pipeline
 
 
@@ -177,7 +189,9 @@ def pipeline_create(
     if is_default:
         _lock_organization_pipelines(organization.pk)
         _clear_default(organization_id=organization.pk, keep_id=None)
-    return Pipeline.objects.create(organization=organization, is_default=is_default, **fields)
+    pipeline = Pipeline.objects.create(organization=organization, is_default=is_default, **fields)
+    audit_record(pipeline, "created", actor=actor)
+    return pipeline
 
 
 @transaction.atomic
@@ -191,9 +205,11 @@ def pipeline_update(*, pipeline: Pipeline, actor: User | None, **changes) -> Pip
     if changes.get("is_default"):
         _lock_organization_pipelines(pipeline.organization_id)
         _clear_default(organization_id=pipeline.organization_id, keep_id=pipeline.pk)
+    before = audit_values(pipeline)
     for name, value in changes.items():
         setattr(pipeline, name, value)
     pipeline.save(update_fields=[*changes, "updated_at"])
+    audit_record(pipeline, "updated", actor=actor, before=before)
     return pipeline
 
 

@@ -22,6 +22,7 @@ from crmApp.models import Organization, Permission, Role, RolePermission, User, 
 from crmApp.permissions.access import Access
 from crmApp.permissions.table import Perm
 from crmApp.selectors.rbac import DUPLICATE_ROLE, role_name_taken
+from crmApp.services.audit import audit_record
 from crmApp.services.organizations import unique_slug
 from crmApp.services.records import record_create, record_delete, record_update
 
@@ -94,6 +95,7 @@ def role_create(
         description=description,
         is_active=is_active,
     )
+    audit_record(role, "created", actor=actor)
     permissions = list(permissions)
     if permissions:
         role_set_permissions(role=role, permissions=permissions, access=access)
@@ -120,6 +122,20 @@ def role_set_permissions(
     RolePermission.objects.bulk_create(
         RolePermission(role=role, permission=wanted[pk]) for pk in sorted(wanted.keys() - current)
     )
+    if current != wanted.keys():
+        _audit_grants(role, access, old=current, new=set(wanted))
+
+
+def _audit_grants(role: Role, access: Access | None, *, old: set[int], new: set[int]) -> None:
+    """A role's grants changed: one audit row on the role, its permission ids before and after."""
+    audit_record(
+        role,
+        "permissions_changed",
+        actor=None,
+        actor_id=access.user_id if access is not None else None,
+        before={"permission_ids": sorted(old)},
+        after={"permission_ids": sorted(new)},
+    )
 
 
 @transaction.atomic
@@ -136,6 +152,8 @@ def role_grant_permission(*, role: Role, permission_id: int, access: Access | No
         raise NotFound(PERMISSION_NOT_FOUND)
     _check_holds(access, role.organization_id, (permission,))
     _, created = RolePermission.objects.get_or_create(role=role, permission=permission)
+    if created:
+        _audit_grants(role, access, old=set(), new={permission.pk})
     return created
 
 
@@ -144,6 +162,8 @@ def role_revoke_permission(*, role: Role, permission_id: int, access: Access | N
     """Remove a grant if present (needs `roles:manage`); True when one was removed."""
     _check_may_change_grants(access, role.organization_id)
     deleted, _ = RolePermission.objects.filter(role=role, permission_id=permission_id).delete()
+    if deleted:
+        _audit_grants(role, access, old={permission_id}, new=set())
     return bool(deleted)
 
 

@@ -2,8 +2,9 @@
 
 Each resource's service (`customer_create`, `lead_update`, ...) is the public write path and
 names its entity; this module holds the steps they share, so that what every write does is
-written once: the row change and, for models that declare an `EVENT_RESOURCE`, its domain event
-(`<resource>.created|updated|deleted`) in the same transaction. Callers pass validated,
+written once: the row change, its audit row (crmApp.services.audit) and, for models that declare
+an `EVENT_RESOURCE`, its domain event (`<resource>.created|updated|deleted`), all in the same
+transaction. Callers pass validated,
 same-organization values.
 
 The thin `<entity>_create|update|delete` services run these steps under
@@ -19,15 +20,22 @@ from typing import Any, TypeVar
 from django.db.models import Model
 
 from crmApp.models import User
+from crmApp.services.audit import audit_record, audit_record_many, audit_values
 from crmApp.services.events import event_record_for
 
 M = TypeVar("M", bound=Model)
 
 
-def _record_event(instance: Model, verb: str, *, actor: User | None) -> None:
+def _record_event(
+    instance: Model, verb: str, *, actor: User | None, before: dict | None = None
+) -> None:
+    """The write's domain event and audit row (the event records both), or the audit row alone
+    for models without events."""
     resource = getattr(type(instance), "EVENT_RESOURCE", None)
     if resource is not None:
-        event_record_for(instance, f"{resource}.{verb}", actor=actor)
+        event_record_for(instance, f"{resource}.{verb}", actor=actor, before=before)
+    else:
+        audit_record(instance, verb, actor=actor, before=before)
 
 
 def record_create(model: type[M], *, actor: User | None, **fields: Any) -> M:
@@ -40,10 +48,11 @@ def record_create(model: type[M], *, actor: User | None, **fields: Any) -> M:
 
 def record_update(instance: M, *, actor: User | None, **changes: Any) -> M:
     """Apply `changes` to `instance` and save every column (what the form validated)."""
+    before = audit_values(instance)
     for name, value in changes.items():
         setattr(instance, name, value)
     instance.save()
-    _record_event(instance, "updated", actor=actor)
+    _record_event(instance, "updated", actor=actor, before=before)
     return instance
 
 
@@ -56,10 +65,14 @@ def record_delete(instance: Model, *, actor: User | None) -> None:
 def records_delete(model: type[Model], *, ids: list[int], actor: User | None) -> int:
     """Delete the rows of `model` with `ids` in one statement per table; the number deleted.
 
-    Each row's `deleted` event is recorded first, from the row as it was.
+    Each row's `deleted` event is recorded first, from the row as it was, and their audit rows
+    in one bulk INSERT.
     """
     rows = model._default_manager.filter(pk__in=ids)
-    if getattr(model, "EVENT_RESOURCE", None) is not None:
-        for row in rows.order_by("pk"):
-            _record_event(row, "deleted", actor=actor)
+    doomed = list(rows.order_by("pk"))
+    resource = getattr(model, "EVENT_RESOURCE", None)
+    if resource is not None:
+        for row in doomed:
+            event_record_for(row, f"{resource}.deleted", actor=actor, audit=False)
+    audit_record_many(doomed, "deleted", actor=actor)
     return rows.delete()[1].get(model._meta.label, 0)

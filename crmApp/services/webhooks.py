@@ -40,6 +40,7 @@ from crmApp.models import (
     WebhookEndpoint,
 )
 from crmApp.models.events import EVENT_TYPES
+from crmApp.services.audit import audit_record, audit_values
 from crmApp.services.events import event_record
 from crmApp.services.outbox import Consumer, _skip_locked, consumer_register
 from crmApp.services.webhook_http import UnsafeURL, post_json, url_resolve
@@ -83,7 +84,7 @@ def webhook_endpoint_create(
 ) -> WebhookEndpoint:
     """A new endpoint with a fresh secret; the URL must pass the address check now."""
     _check_url(url)
-    return WebhookEndpoint.objects.create(
+    endpoint = WebhookEndpoint.objects.create(
         organization=organization,
         url=url,
         event_types=list(event_types or []),
@@ -92,6 +93,8 @@ def webhook_endpoint_create(
         secret=webhook_secret_new(),
         created_by=actor if actor is not None and actor.is_authenticated else None,
     )
+    audit_record(endpoint, "created", actor=actor)
+    return endpoint
 
 
 @transaction.atomic
@@ -104,6 +107,7 @@ def webhook_endpoint_update(
     if "url" in changes and changes["url"] != locked.url:
         _check_url(changes["url"])
     reactivated = changes.get("is_active") is True and not locked.is_active
+    before = audit_values(locked)
     for name, value in changes.items():
         setattr(locked, name, value)
     if reactivated:
@@ -111,11 +115,13 @@ def webhook_endpoint_update(
         locked.disabled_at = None
         locked.disabled_reason = ""
     locked.save()
+    audit_record(locked, "updated", actor=actor, before=before)
     return locked
 
 
 @transaction.atomic
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: User | None) -> None:
+    audit_record(endpoint, "deleted", actor=actor)
     endpoint.delete()
 
 
@@ -127,6 +133,8 @@ def webhook_endpoint_rotate_secret(
     locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
     locked.secret = webhook_secret_new()
     locked.save(update_fields=["secret", "updated_at"])
+    # The secret itself is never recorded: the row says only that it was replaced.
+    audit_record(locked, "secret_rotated", actor=actor)
     return locked
 
 
@@ -378,7 +386,9 @@ def _count_failure(endpoint_id: int) -> None:
     endpoint.is_active = False
     endpoint.disabled_at = timezone.now()
     endpoint.disabled_reason = f"{endpoint.consecutive_failures} failed attempts in a row."
+    before = {"is_active": True, "disabled_at": None, "disabled_reason": ""}
     endpoint.save(update_fields=["is_active", "disabled_at", "disabled_reason", "updated_at"])
+    audit_record(endpoint, "disabled", actor=None, before=before)
     event_record(
         organization_id=endpoint.organization_id,
         type="webhook.disabled",

@@ -29,6 +29,7 @@ from crmApp.serializers.users import (
     ChangePasswordSerializer,
     LoginSerializer,
     LogoutSerializer,
+    ProfileSerializer,
     RefreshSerializer,
     RegistrationSerializer,
     SessionSerializer,
@@ -281,22 +282,22 @@ class UserViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         raise PermissionDenied("Accounts cannot be deleted through the API.")
 
-    @extend_schema(methods=["GET"], responses=UserSerializer)
+    @extend_schema(methods=["GET"], responses=ProfileSerializer)
     @extend_schema(
         methods=["PUT", "PATCH"],
-        request=UserSerializer(partial=True),
-        responses=UserSerializer,
+        request=ProfileSerializer(partial=True),
+        responses=ProfileSerializer,
         description="A partial update of the caller's own profile (PUT behaves like PATCH).",
     )
     @action(detail=False, methods=["get", "patch", "put"])
     def me(self, request):
         if request.method == "GET":
-            return Response(UserSerializer(request.user).data)
+            return Response(ProfileSerializer(request.user).data)
         return self._update_self(request)
 
     @extend_schema(
-        request=UserSerializer(partial=True),
-        responses=UserSerializer,
+        request=ProfileSerializer(partial=True),
+        responses=ProfileSerializer,
         description="A partial update of the caller's own profile (PUT behaves like PATCH).",
     )
     @action(detail=False, methods=["put", "patch"])
@@ -304,10 +305,11 @@ class UserViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
         return self._update_self(request)
 
     def _update_self(self, request):
-        serializer = UserSerializer(request.user, data=request.data, partial=True)
+        # The mail preferences (`notify_assignments`, `notify_digest`) are changed here too.
+        serializer = ProfileSerializer(request.user, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         user = auth_service.user_update_profile(user=request.user, **serializer.validated_data)
-        return Response(UserSerializer(user).data)
+        return Response(ProfileSerializer(user).data)
 
 
 class SessionViewSet(

@@ -10,11 +10,14 @@ from crmApp.serializers.schema import CustomerMessageSerializer, CustomerStatsSe
 from crmApp.services import customers as services
 from crmApp.viewsets.base import OrganizationScopedViewSet
 from crmApp.viewsets.bulk import BulkActionsMixin
+from crmApp.viewsets.timeline import TimelineMixin
 from crmApp.viewsets.upsert import ExternalIdUpsertMixin, upsert_schema
 
 
 @extend_schema_view(upsert=upsert_schema(CustomerSerializer))
-class CustomerViewSet(ExternalIdUpsertMixin, BulkActionsMixin, OrganizationScopedViewSet):
+class CustomerViewSet(
+    TimelineMixin, ExternalIdUpsertMixin, BulkActionsMixin, OrganizationScopedViewSet
+):
     selector = CustomerSelector()
     serializer_classes = {"default": CustomerSerializer, "list": CustomerListSerializer}
     filterset_class = CustomerFilterSet

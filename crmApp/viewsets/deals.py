@@ -17,11 +17,14 @@ from crmApp.serializers.schema import DealMessageSerializer, DealStatsSerializer
 from crmApp.services import deals as services
 from crmApp.viewsets.base import OrganizationScopedViewSet
 from crmApp.viewsets.bulk import BulkActionsMixin
+from crmApp.viewsets.timeline import TimelineMixin
 from crmApp.viewsets.upsert import ExternalIdUpsertMixin, upsert_schema
 
 
 @extend_schema_view(upsert=upsert_schema(DealSerializer))
-class DealViewSet(ExternalIdUpsertMixin, BulkActionsMixin, OrganizationScopedViewSet):
+class DealViewSet(
+    TimelineMixin, ExternalIdUpsertMixin, BulkActionsMixin, OrganizationScopedViewSet
+):
     selector = DealSelector()
     serializer_classes = {"default": DealSerializer, "list": DealListSerializer}
     filterset_class = DealFilterSet

@@ -15,11 +15,14 @@ from crmApp.serializers.schema import (
 from crmApp.services import leads as services
 from crmApp.viewsets.base import OrganizationScopedViewSet
 from crmApp.viewsets.bulk import BulkActionsMixin
+from crmApp.viewsets.timeline import TimelineMixin
 from crmApp.viewsets.upsert import ExternalIdUpsertMixin, upsert_schema
 
 
 @extend_schema_view(upsert=upsert_schema(LeadSerializer))
-class LeadViewSet(ExternalIdUpsertMixin, BulkActionsMixin, OrganizationScopedViewSet):
+class LeadViewSet(
+    TimelineMixin, ExternalIdUpsertMixin, BulkActionsMixin, OrganizationScopedViewSet
+):
     selector = LeadSelector()
     serializer_classes = {"default": LeadSerializer, "list": LeadListSerializer}
     filterset_class = LeadFilterSet

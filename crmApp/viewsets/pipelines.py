@@ -60,7 +60,7 @@ class PipelineViewSet(OrganizationScopedViewSet):
     @extend_schema(request=None, responses=PipelineMessageSerializer)
     @action(detail=True, methods=["post"])
     def set_default(self, request, pk=None):
-        pipeline = services.pipeline_set_default(pipeline=self.get_object())
+        pipeline = services.pipeline_set_default(pipeline=self.get_object(), actor=request.user)
         return Response(
             {"message": "Pipeline set as default.", "pipeline": self.detail_data(pipeline)}
         )
@@ -111,7 +111,9 @@ class PipelineStageViewSet(OrganizationScopedViewSet):
         stage = self.get_object()
         form = StageReorderSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        stage = services.stage_move(stage=stage, order=form.validated_data["order"])
+        stage = services.stage_move(
+            stage=stage, order=form.validated_data["order"], actor=request.user
+        )
         return Response(
             {"message": "Stage reordered successfully.", "stage": self.detail_data(stage)}
         )

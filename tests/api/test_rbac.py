@@ -78,11 +78,11 @@ def test_permission_list_orders_by_contract_fields(owner):
     unknown = owner.client.get(PERMISSIONS, {"ordering": "role"})
 
     assert [(p["resource"], p["action"]) for p in response.data["results"]] == [
-        ("customers", "view"),
-        ("customers", "update"),
-        ("customers", "manage"),
-        ("customers", "delete"),
-        ("customers", "create"),
+        ("activities", "view"),
+        ("activities", "update"),
+        ("activities", "manage"),
+        ("activities", "delete"),
+        ("activities", "create"),
     ]
     assert unknown.status_code == 400
 
@@ -304,7 +304,7 @@ def test_role_list_includes_permissions_and_counts(owner, other_owner):
     assert sorted(by_slug) == ["admin", "manager", "sales", "viewer"]
     viewer_role = by_slug["viewer"]
     assert list(viewer_role) == ROLE_KEYS
-    assert viewer_role["permission_count"] == len(viewer_role["permissions"]) == 9
+    assert viewer_role["permission_count"] == len(viewer_role["permissions"]) == 10
     assert list(viewer_role["permissions"][0]) == PERMISSION_KEYS
     assert {(p["resource"], p["action"]) for p in viewer_role["permissions"]} >= {
         ("customers", "view"),
@@ -625,7 +625,7 @@ def test_user_role_list_nests_the_role_with_its_permissions(admin, sales, other_
     assert item["organization"] == admin.organization.pk
     assert item["role"]["slug"] == "sales"
     assert item["role_id"] == item["role"]["id"]
-    assert item["role"]["permission_count"] == len(item["role"]["permissions"]) == 14
+    assert item["role"]["permission_count"] == len(item["role"]["permissions"]) == 17
 
 
 @pytest.mark.parametrize(("role_name", "status"), [("manager", 200), ("sales", 403)])
@@ -840,7 +840,7 @@ def test_my_roles_lists_active_assignments_in_active_memberships(sales, other_or
     assert response.status_code == 200
     assert [r["role"]["slug"] for r in response.data] == ["sales"]
     assert list(response.data[0]) == USER_ROLE_KEYS
-    assert response.data[0]["role"]["permission_count"] == 14
+    assert response.data[0]["role"]["permission_count"] == 17
     assert inactive.pk not in [r["id"] for r in response.data]
     assert elsewhere.user.pk not in [r["user"] for r in response.data]
 

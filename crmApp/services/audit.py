@@ -1,0 +1,197 @@
+"""The audit log: one row per write, in the write's own transaction.
+
+`event_record_for` (crmApp.services.events) calls `audit_record` for every change that records a
+domain event, and `services/records.py` for the plain writes of models without one; the other
+services that write (pipelines, webhooks, memberships, grants) call it themselves. Each write
+therefore costs exactly one more INSERT (a bulk write, one bulk INSERT), and a rolled-back write
+leaves no audit row.
+
+Old values come from the instance the service already holds (`audit_values` before it changes
+it), never from an extra SELECT. Secret fields never reach a row: a deny-list per model and a
+rule on field names (`SECRET_NAME`), checked for every model by a test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils import timezone
+
+from crmApp.context import current_request_id
+from crmApp.models import AuditEvent, User
+from crmApp.models.base import organization_id_of
+
+#: A field whose name matches is never recorded, whatever its model (passwords, tokens, secrets,
+#: their hashes, refresh token ids).
+SECRET_NAME = re.compile(r"password|token|secret|hash|jti|api_?key", re.IGNORECASE)
+#: Fields never recorded per model (model label -> field names), beyond the name rule.
+EXCLUDED_FIELDS: dict[str, frozenset[str]] = {
+    "crmApp.User": frozenset({"password", "two_factor_secret", "email_key", "username_key"}),
+    "crmApp.WebhookEndpoint": frozenset({"secret"}),
+    "crmApp.Invitation": frozenset({"token_hash"}),
+    "crmApp.UserSession": frozenset({"refresh_jti", "access_jti"}),
+}
+#: Bookkeeping that changes on every write and says nothing a row's own time does not.
+NOISE_FIELDS = frozenset({"updated_at"})
+#: Audit resource names of models whose model name reads badly (the rest use their event
+#: resource, else their model name).
+RESOURCE_NAMES: dict[str, str] = {
+    "crmApp.UserOrganization": "membership",
+    "crmApp.UserRole": "user_role",
+    "crmApp.RolePermission": "role_permission",
+    "crmApp.PipelineStage": "pipeline_stage",
+    "crmApp.WebhookEndpoint": "webhook",
+}
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def audited_fields(model: type[models.Model]) -> tuple[str, ...]:
+    """The attribute names (`<fk>_id` for foreign keys) of `model` an audit row may record."""
+    fields = _FIELDS.get(model)
+    if fields is None:
+        excluded = EXCLUDED_FIELDS.get(model._meta.label, frozenset())
+        fields = _FIELDS[model] = tuple(
+            field.attname
+            for field in model._meta.concrete_fields
+            if field.name not in excluded
+            and field.attname not in excluded
+            and field.name not in NOISE_FIELDS
+            and not SECRET_NAME.search(field.name)
+            and not field.primary_key
+        )
+    return fields
+
+
+def audit_resource(model: type[models.Model]) -> str:
+    return (
+        RESOURCE_NAMES.get(model._meta.label)
+        or getattr(model, "EVENT_RESOURCE", None)
+        or model._meta.model_name
+        or model.__name__.lower()
+    )
+
+
+def audit_values(instance: models.Model) -> dict[str, Any]:
+    """The audited fields `instance` holds in memory, as JSON values (no query: a deferred
+    field is simply left out)."""
+    loaded = instance.__dict__
+    values = {name: loaded[name] for name in audited_fields(type(instance)) if name in loaded}
+    return json.loads(json.dumps(values, cls=DjangoJSONEncoder))
+
+
+def audit_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """`{field: {"old", "new"}}` for the fields whose value differs (a missing side is None)."""
+    return {
+        name: {"old": before.get(name), "new": after.get(name)}
+        for name in sorted(before.keys() | after.keys())
+        if before.get(name) != after.get(name)
+    }
+
+
+def _actor_id(actor) -> int | None:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return None
+    return actor.pk
+
+
+def _row(
+    instance: models.Model,
+    action: str,
+    *,
+    actor: User | None,
+    before: dict[str, Any] | None,
+    organization_id: int | None = None,
+    after: dict[str, Any] | None = None,
+    actor_id: int | None = None,
+) -> AuditEvent:
+    if after is not None:
+        before = before or {}
+    elif action == "deleted":
+        before, after = (before if before is not None else audit_values(instance)), {}
+    elif action == "created":
+        before, after = {}, audit_values(instance)
+    else:
+        after = audit_values(instance)
+    changes = audit_changes(before, after) if before is not None else {}
+    organization_id = organization_id or organization_id_of(instance)
+    if organization_id is None:
+        raise ValueError(f"audit {action!r}: {instance!r} belongs to no organization")
+    return AuditEvent(
+        organization_id=organization_id,
+        actor_id=actor_id if actor_id is not None else _actor_id(actor),
+        request_id=current_request_id.get(),
+        action=action,
+        resource=audit_resource(type(instance)),
+        record_id=instance.pk,
+        changes=changes,
+    )
+
+
+def audit_record(
+    instance: models.Model,
+    action: str,
+    *,
+    actor: User | None,
+    before: dict[str, Any] | None = None,
+    organization_id: int | None = None,
+    after: dict[str, Any] | None = None,
+    actor_id: int | None = None,
+) -> AuditEvent:
+    """Insert the audit row of one write of `instance` (one INSERT, in the caller's transaction).
+
+    `action` is the verb (`created`, `updated`, `deleted`, `won`, `converted` ...). `before` is
+    `audit_values(instance)` taken before the change: the row records the fields that differ
+    now. A create records every value as new, a delete every value as old (call it before the
+    row is deleted). Without `before`, another action records no field changes. `after`
+    replaces the instance's values for a change that is not in its own columns (a role's
+    grants); `actor_id` names the actor when only its id is at hand.
+    """
+    row = _row(
+        instance,
+        action,
+        actor=actor,
+        before=before,
+        organization_id=organization_id,
+        after=after,
+        actor_id=actor_id,
+    )
+    row.save(force_insert=True)
+    return row
+
+
+def audit_record_many(
+    instances: Iterable[models.Model], action: str, *, actor: User | None
+) -> list[AuditEvent]:
+    """`audit_record` for the rows of one bulk write (deletes record each row's old values), in
+    one bulk INSERT."""
+    rows = [_row(instance, action, actor=actor, before=None) for instance in instances]
+    return AuditEvent.objects.bulk_create(rows) if rows else []
+
+
+def audit_purge(*, now=None, batch: int = 10_000) -> int:
+    """Delete the audit rows older than `AUDIT_RETENTION_DAYS`, in batches; the rows deleted.
+
+    Batches keep each DELETE short, so the purge never holds locks on a big table for long.
+    """
+    days = settings.AUDIT_RETENTION_DAYS
+    if days <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted = 0
+    while True:
+        ids = list(
+            AuditEvent.objects.filter(created_at__lt=cutoff)
+            .order_by("created_at")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return deleted
+        deleted += AuditEvent.objects.filter(pk__in=ids).delete()[0]
