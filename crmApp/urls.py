@@ -2,11 +2,13 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from crmApp.viewsets import (
+    attachments,
     auth,
     customers,
     deals,
     employees,
     events,
+    imports,
     invitations,
     leads,
     organizations,
@@ -37,6 +39,8 @@ router.register("events", events.EventViewSet, basename="event")
 router.register("invitations", invitations.InvitationViewSet, basename="invitation")
 router.register("webhooks", webhooks.WebhookEndpointViewSet, basename="webhook")
 router.register("webhook-deliveries", webhooks.WebhookDeliveryViewSet, basename="webhook-delivery")
+router.register("attachments", attachments.AttachmentViewSet, basename="attachment")
+router.register("imports", imports.ImportJobViewSet, basename="import")
 
 urlpatterns = [
     path("health/", HealthView.as_view(), name="health"),

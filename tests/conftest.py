@@ -54,6 +54,26 @@ def make_member(
     )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _files_in_a_temporary_directory(tmp_path_factory):
+    """Attachments and import files of the whole run go to a temporary directory."""
+    from django.conf import settings
+    from django.core.files.storage import storages
+
+    location = str(tmp_path_factory.mktemp("files"))
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "files": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": location, "base_url": None},
+        },
+    }
+    storages._storages = {}
+    storages._backends = None
+    storages.__dict__.pop("backends", None)
+    return location
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     cache.clear()

@@ -1,8 +1,10 @@
+from crmApp.models.attachments import ATTACHMENT_PARENTS, Attachment
 from crmApp.models.base import CodeSequence, next_codes
 from crmApp.models.customers import Customer
 from crmApp.models.deals import Deal, DealStageHistory
 from crmApp.models.employees import Employee
 from crmApp.models.events import Event, EventDelivery
+from crmApp.models.imports import ImportChunk, ImportJob, ImportRowError
 from crmApp.models.invitations import Invitation
 from crmApp.models.leads import Lead
 from crmApp.models.organizations import Organization, UserOrganization
@@ -13,6 +15,8 @@ from crmApp.models.vendors import Vendor
 from crmApp.models.webhooks import IdempotencyKey, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "ATTACHMENT_PARENTS",
+    "Attachment",
     "CodeSequence",
     "Customer",
     "Deal",
@@ -23,6 +27,9 @@ __all__ = [
     "EventDelivery",
     "Invitation",
     "IdempotencyKey",
+    "ImportChunk",
+    "ImportJob",
+    "ImportRowError",
     "Lead",
     "Organization",
     "PasswordResetToken",

@@ -17,12 +17,11 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from crmApp.csvfiles import FORMULA_PREFIXES
 from crmApp.models.base import organization_id_of
 from crmApp.permissions import write_refusal
 from crmApp.serializers.actions import BulkDeleteBodySerializer, BulkUpdateBodySerializer
 from crmApp.serializers.schema import BulkDeleteSerializer, BulkResultSerializer
-
-CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class _Echo:
@@ -35,7 +34,7 @@ def csv_cell(value):
         return ""
     # JSON columns (tags) as JSON, not Python's repr (`['a']`).
     text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-    return "'" + text if text.startswith(CSV_FORMULA_PREFIXES) else text
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 class BulkActionsMixin:
