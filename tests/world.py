@@ -7,11 +7,13 @@ from django.apps import apps
 from django.utils import timezone
 
 from crmApp.models import (
+    Attachment,
     Customer,
     Deal,
     DealStageHistory,
     Employee,
     Event,
+    ImportJob,
     Invitation,
     Lead,
     Organization,
@@ -28,8 +30,10 @@ from crmApp.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from crmApp.services.attachments import attachment_create
 from crmApp.services.events import event_record_for
 from tests.conftest import Member, make_member
+from tests.files_support import PDF, upload
 
 
 @dataclass
@@ -55,6 +59,8 @@ class World:
     invitation: Invitation
     webhook: WebhookEndpoint
     webhook_delivery: WebhookDelivery
+    attachment: Attachment
+    import_job: ImportJob
 
     def object_for(self, basename: str):
         return {
@@ -77,6 +83,8 @@ class World:
             "invitation": self.invitation,
             "webhook": self.webhook,
             "webhook-delivery": self.webhook_delivery,
+            "attachment": self.attachment,
+            "import": self.import_job,
         }[basename]
 
 
@@ -168,6 +176,26 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
         event_type=event.type,
         payload={"id": event.pk, "type": event.type},
     )
+    attachment = attachment_create(
+        parent=customer,
+        file=upload(PDF, f"{marker}.pdf"),
+        size=len(PDF),
+        name=f"Offer {marker}.pdf",
+        content_type="application/pdf",
+        actor=owner.user,
+    )
+    # A pending job (no worker runs in these tests): readable, cancellable, no errors yet.
+    import_job = ImportJob.objects.create(
+        organization=organization,
+        created_by=owner.user,
+        resource=ImportJob.Resource.LEADS,
+        file_name=f"leads-{marker}.csv",
+        blob_name="",
+        encoding="utf-8",
+        delimiter=",",
+        mapping={"name": "name", "email": "email"},
+        columns=["name", "email"],
+    )
     return World(
         organization=organization,
         owner=owner,
@@ -190,6 +218,8 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
         invitation=invitation,
         webhook=webhook,
         webhook_delivery=webhook_delivery,
+        attachment=attachment,
+        import_job=import_job,
     )
 
 
