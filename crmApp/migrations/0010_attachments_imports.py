@@ -111,7 +111,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
-                ('parent_type', models.CharField(choices=[('Customer', 'Customer'), ('Lead', 'Lead'), ('Deal', 'Deal')], max_length=20)),
+                ('parent_type', models.CharField(choices=[('customer', 'Customer'), ('lead', 'Lead'), ('deal', 'Deal')], max_length=20)),
                 ('name', models.CharField(max_length=255)),
                 ('blob_name', models.CharField(max_length=255, unique=True)),
                 ('content_type', models.CharField(max_length=100)),

@@ -31,11 +31,9 @@ class Attachment(OrganizationScopedModel):
     sanitised original file name, used only for the download's Content-Disposition.
     """
 
-    ParentType = models.TextChoices(
-        "ParentType", [(kind, kind.title()) for kind in ATTACHMENT_PARENTS]
+    parent_type = models.CharField(
+        max_length=20, choices=[(kind, kind.title()) for kind in ATTACHMENT_PARENTS]
     )
-
-    parent_type = models.CharField(max_length=20, choices=ParentType.choices)
     customer = models.ForeignKey(
         "crmApp.Customer",
         on_delete=models.CASCADE,
