@@ -392,6 +392,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ActiveStatusEnum": "crmApp.models.base.ActiveStatus",
         "DealStatusEnum": "crmApp.models.deals.Deal.Status",
+        "ImportResourceEnum": "crmApp.models.imports.ImportJob.Resource",
     },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }

@@ -112,6 +112,9 @@ ACTION_SUMMARIES = {
     "by_resource": "{many} grouped by resource",
     "departments": "Departments of the {many}",
     "types": "Types of {many}",
+    "download": "Download {a_one}",
+    "cancel": "Cancel {a_one}",
+    "errors": "Refused rows of {a_one} as CSV",
 }
 
 #: Summaries of the plain API views by HTTP method, when they declare none.
