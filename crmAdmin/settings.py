@@ -219,7 +219,10 @@ ATTACHMENT_URL_EXPIRY_SECONDS = env.int("ATTACHMENT_URL_EXPIRY_SECONDS", default
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=200_000)
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=500)
-IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=5000)
+IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=2000)
+# Time one import task (planning a file, or one chunk) may take before it is stopped; a stopped
+# chunk is retried and resumes after its last committed batch.
+IMPORT_TASK_SOFT_TIME_LIMIT = env.int("IMPORT_TASK_SOFT_TIME_LIMIT", default=300)
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")

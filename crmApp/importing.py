@@ -24,17 +24,20 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 
 from crmApp.csvfiles import FORMULA_PREFIXES, CsvFormatError, read_header, records
 from crmApp.models import ImportChunk, ImportJob
 from crmApp.permissions import Access, resolve_access, write_refusal
-from crmApp.selectors.imports import import_matches
+from crmApp.selectors.imports import external_id_holders, import_matches
 from crmApp.serializers.imports import IMPORT_FORMS
 from crmApp.services import imports as services
 from crmApp.services.blobs import files_storage
 
 logger = logging.getLogger("crmApp.imports")
 
+FILE_GONE = "The uploaded file is no longer available."
 TOO_MANY_ROWS = "The file has more than {limit} data rows."
 PERMISSION_LOST = "The user who started this import may no longer write {resource} here."
 
@@ -87,6 +90,9 @@ def import_plan(job_id: int) -> list[int]:
     except CsvFormatError as exc:
         services.import_job_fail(job=job, reason=str(exc))
         return []
+    except FileNotFoundError:
+        services.import_job_fail(job=job, reason=FILE_GONE)
+        return []
     if count % size:
         chunks.append((start, count - count % size + 2, count % size))
     return services.import_job_start(job=job, chunks=chunks, rows_total=count)
@@ -97,7 +103,11 @@ def import_plan(job_id: int) -> list[int]:
 
 def import_chunk(chunk_id: int) -> str:
     """Process one chunk batch by batch; resumes after its last committed batch."""
-    chunk = ImportChunk.objects.select_related("job", "job__created_by").filter(pk=chunk_id).first()
+    chunk = (
+        ImportChunk.objects.select_related("job", "job__created_by", "job__organization")
+        .filter(pk=chunk_id)
+        .first()
+    )
     if chunk is None or chunk.done or chunk.job.status != ImportJob.Status.RUNNING:
         return "skipped"
     job = chunk.job
@@ -128,9 +138,15 @@ class _Batches:
         self.job = job
         self.form_class = IMPORT_FORMS[job.resource]
         self.model: type[models.Model] = self.form_class.Meta.model
-        self.context = {"request": caller, "view": caller}
+        self.context = {
+            "request": caller,
+            "view": caller,
+            "organization": job.organization,
+        }
         self.index = {column: i for i, column in enumerate(job.columns)}
         self.upsert = job.mode == ImportJob.Mode.UPSERT
+        self.create_form: serializers.Serializer | None = None
+        self.update_form: serializers.Serializer | None = None
 
     def run(self, chunk: ImportChunk, batch: list[tuple[int, list[str]]]) -> None:
         """Validate and write one batch in one transaction. A lost race with a concurrent chunk
@@ -148,6 +164,8 @@ class _Batches:
     def _run(self, chunk: ImportChunk, batch: list[tuple[int, list[str]]]) -> None:
         rows = [(number, record, self.row_data(record)) for number, record in batch]
         matches = self.matches(rows)
+        # The form's external-id uniqueness check, answered for the whole batch at once.
+        self.context["external_ids"] = self.external_ids(rows)
         outcome = _Outcome()
         seen: dict[tuple[str, str], int] = {}
         for number, record, data in rows:
@@ -204,6 +222,33 @@ class _Batches:
             lock=not self.job.dry_run,
         )
 
+    def form_for(self, instance: models.Model | None):
+        """The resource's form bound to `instance` (None: a create; else a partial update).
+
+        One form per kind serves every row, as DRF's list serializer validates each item with
+        one child: building a form's fields costs more than validating a row with them.
+        """
+        if instance is None:
+            if self.create_form is None:
+                self.create_form = self.form_class(context=self.context)
+            return self.create_form
+        if self.update_form is None:
+            self.update_form = self.form_class(instance, partial=True, context=self.context)
+        self.update_form.instance = instance
+        return self.update_form
+
+    def external_ids(self, rows) -> dict[str, int | None] | None:
+        values = {
+            value.strip()
+            for _n, _r, data in rows
+            if isinstance(value := data.get("external_id"), str) and value.strip()
+        }
+        if not values:
+            return None
+        return external_id_holders(
+            self.model, organization_id=self.job.organization_id, external_ids=values
+        )
+
     def duplicate(self, number: int, data: dict, seen: dict[tuple[str, str], int]) -> str | None:
         """Two rows of one batch naming the same record (or the same new external id) would
         race each other; the later one is refused."""
@@ -228,12 +273,10 @@ class _Batches:
         if len(existing) > 1:
             return f"{len(existing)} records of this organization have this {self.job.match_on}."
         instance = existing[0] if existing else None
-        form = self.form_class(
-            instance, data=data, partial=instance is not None, context=self.context
-        )
-        if not form.is_valid():
-            return error_text(form.errors)
-        values = dict(form.validated_data)
+        try:
+            values = dict(self.form_for(instance).run_validation(data))
+        except ValidationError as exc:
+            return error_text(exc.detail)
         values.pop("organization", None)
         if instance is None:
             outcome.creates.append(values)

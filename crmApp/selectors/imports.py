@@ -47,3 +47,15 @@ def import_matches(
         key = row._match if match_on == "email" else row.external_id  # type: ignore[attr-defined]
         found[key].append(row)
     return found
+
+
+def external_id_holders(
+    model: type[Model], *, organization_id: int, external_ids: Collection[str]
+) -> dict[str, int | None]:
+    """For each of `external_ids`, the id of the organization's row holding it, or None."""
+    holders: dict[str, int | None] = dict.fromkeys(external_ids)
+    rows = model._default_manager.filter(
+        organization_id=organization_id, external_id__in=list(external_ids)
+    ).values_list("external_id", "pk")
+    holders.update(rows)
+    return holders
