@@ -155,7 +155,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(BASE_DIR / "media"))
+# Relative paths are taken from the project directory.
+MEDIA_ROOT = str(BASE_DIR / env.str("MEDIA_ROOT", default="media"))
 # Attachments and uploaded import files: the local filesystem under MEDIA_ROOT by default (never
 # served as static files: downloads go through the API's permission checks), or any
 # S3-compatible bucket through django-storages (ATTACHMENTS_STORAGE=s3).
