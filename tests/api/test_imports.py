@@ -304,3 +304,68 @@ def test_reads_take_a_constant_number_of_queries(owner, org, django_capture_on_c
     assert _queries(owner.client, URL) == one == 4
     assert _queries(owner.client, f"{URL}{job.pk}/") == 3
     assert _queries(owner.client, f"{URL}{job.pk}/errors/") == 4
+
+
+def test_a_chunk_delivered_again_resumes_after_its_last_committed_batch(
+    owner, org, settings, django_capture_on_commit_callbacks
+):
+    from crmApp.importing import import_chunk, import_plan
+    from crmApp.models import ImportChunk
+
+    settings.IMPORT_BATCH_SIZE = 2
+    content = b"name,email\n" + b"".join(b"L%d,l%d@example.com\n" % (i, i) for i in range(5))
+    body = {"file": upload(content, "leads.csv", "text/csv"), "resource": "leads"}
+    job_id = owner.client.post(URL, body, format="multipart").data["id"]  # not run: no commit
+    (chunk_id,) = import_plan(job_id)
+    # A worker that died after the first batch: two rows are committed, three are left.
+    ImportChunk.objects.filter(pk=chunk_id).update(rows_done=2)
+    assert import_chunk(chunk_id) == "done"
+    assert sorted(Lead.objects.values_list("name", flat=True)) == ["L2", "L3", "L4"]
+    assert import_chunk(chunk_id) == "skipped"  # delivered once more: nothing left to do
+    job = ImportJob.objects.get(pk=job_id)
+    assert (job.status, job.rows_created, job.chunks_done) == ("completed", 3, 1)
+
+
+def test_a_creator_who_loses_the_permission_stops_the_job(owner, org, manager):
+    from crmApp.importing import import_chunk, import_plan
+    from crmApp.models import UserRole
+
+    body = {"file": upload(LEADS, "leads.csv", "text/csv"), "resource": "leads"}
+    job_id = manager.client.post(URL, body, format="multipart").data["id"]
+    (chunk_id,) = import_plan(job_id)
+    UserRole.objects.filter(user=manager.user).delete()
+    assert import_chunk(chunk_id) == "failed"
+    job = ImportJob.objects.get(pk=job_id)
+    assert (job.status, job.error) == (
+        "failed",
+        "The user who started this import may no longer write leads here.",
+    )
+    assert not Lead.objects.exists()
+
+
+def test_upsert_never_touches_another_organizations_record(
+    owner, org, other_org, django_capture_on_commit_callbacks
+):
+    theirs = LeadFactory(organization=other_org, external_id="x-1", name="Theirs")
+    content = b"external_id,name,email\nx-1,Ours,ours@example.com\n"
+    job = job_of(start(owner, content, capture=django_capture_on_commit_callbacks, mode="upsert"))
+    assert (job.rows_created, job.rows_updated) == (1, 0)
+    theirs.refresh_from_db()
+    assert theirs.name == "Theirs"
+    assert Lead.objects.get(organization=org).name == "Ours"
+
+
+def test_a_job_whose_file_is_gone_fails_with_a_reason(owner, org):
+    from crmApp.importing import import_plan
+
+    job = ImportJob.objects.create(
+        organization=org,
+        resource="leads",
+        file_name="a.csv",
+        blob_name="imports/missing",
+        encoding="utf-8",
+        delimiter=",",
+    )
+    assert import_plan(job.pk) == []
+    job.refresh_from_db()
+    assert (job.status, job.error) == ("failed", "The uploaded file is no longer available.")
