@@ -8,6 +8,7 @@ detected content type and `nosniff`, or, on S3, a redirect to a short-lived sign
 
 from django.conf import settings
 from django.http import FileResponse, HttpResponseRedirect
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -100,7 +101,7 @@ class AttachmentViewSet(
             url = storage.url(  # type: ignore[call-arg]
                 attachment.blob_name,
                 parameters={
-                    "ResponseContentDisposition": f'attachment; filename="{attachment.name}"',
+                    "ResponseContentDisposition": content_disposition_header(True, attachment.name),
                     "ResponseContentType": attachment.content_type,
                 },
                 expire=settings.ATTACHMENT_URL_EXPIRY_SECONDS,
