@@ -15,9 +15,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextlib.contextmanager
-def celery_workers(*, queues: str, concurrency: int, prefix: str, env: dict) -> Iterator[None]:
+def celery_workers(
+    *, queues: str, concurrency: int, prefix: str, env: dict
+) -> Iterator[list[subprocess.Popen]]:
     """Two `celery -A crmAdmin worker` processes on `queues`, stopped (whole process groups)
-    when the block ends, whatever happened inside it."""
+    when the block ends, whatever happened inside it. Yields the two processes (each leads its
+    own process group with its pool processes)."""
     workers = [
         subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "crmAdmin", "worker", "-Q", queues,
@@ -29,7 +32,7 @@ def celery_workers(*, queues: str, concurrency: int, prefix: str, env: dict) -> 
     ]  # fmt: skip
     try:
         time.sleep(6)  # let both workers connect before the race starts
-        yield
+        yield workers
     finally:
         for worker in workers:
             os.killpg(worker.pid, signal.SIGTERM)

@@ -14,3 +14,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crmAdmin.settings")
 app = Celery("crmAdmin")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# CSV import tasks live apart from crmApp.tasks (see crmApp/import_tasks.py).
+app.autodiscover_tasks(["crmApp"], related_name="import_tasks")

@@ -185,12 +185,75 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Relative paths are taken from the project directory.
+MEDIA_ROOT = str(BASE_DIR / env.str("MEDIA_ROOT", default="media"))
+# Attachments and uploaded import files: the local filesystem under MEDIA_ROOT by default (never
+# served as static files: downloads go through the API's permission checks), or any
+# S3-compatible bucket through django-storages (ATTACHMENTS_STORAGE=s3).
+ATTACHMENTS_STORAGE = env.str("ATTACHMENTS_STORAGE", default="filesystem")
+if ATTACHMENTS_STORAGE == "s3":
+    _files_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("S3_BUCKET_NAME", default=""),
+            "endpoint_url": env.str("S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("S3_REGION_NAME", default="") or None,
+            "access_key": env.str("S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("S3_SECRET_ACCESS_KEY", default="") or None,
+            "location": env.str("S3_LOCATION", default="crm-files"),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": env.int("ATTACHMENT_URL_EXPIRY_SECONDS", default=60),
+            "file_overwrite": False,
+        },
+    }
+elif ATTACHMENTS_STORAGE == "filesystem":
+    _files_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(Path(MEDIA_ROOT) / "files"), "base_url": None},
+    }
+else:
+    raise ImproperlyConfigured("ATTACHMENTS_STORAGE must be filesystem or s3.")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "files": _files_storage,
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY_BYTES", default=2 * 1024 * 1024)
+# Uploaded files above this size are spooled to a temporary file instead of memory, so a 20 MB
+# attachment costs the web worker no more memory than a small one.
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_BYTES", default=1024 * 1024)
+# Largest attachment, and the total every attachment of one organization may take.
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=25 * 1024 * 1024)
+ATTACHMENT_ORG_QUOTA_BYTES = env.int("ATTACHMENT_ORG_QUOTA_BYTES", default=1024**3)
+# Content types (detected from the bytes) an attachment may have.
+ATTACHMENT_ALLOWED_TYPES = env.list(
+    "ATTACHMENT_ALLOWED_TYPES",
+    default=[
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "text/plain",
+        "text/csv",
+    ],
+)
+# With S3 storage, a download answers with a redirect to a signed URL valid this long.
+ATTACHMENT_URL_EXPIRY_SECONDS = env.int("ATTACHMENT_URL_EXPIRY_SECONDS", default=60)
+# CSV imports (crmApp/importing.py): the largest file and the most data rows one job may have,
+# rows per transaction, and rows per chunk (the unit of work spread over the import workers).
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=200_000)
+IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=500)
+IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=2000)
+# Time one import task (planning a file, or one chunk) may take before it is stopped; a stopped
+# chunk is retried and resumes after its last committed batch.
+IMPORT_TASK_SOFT_TIME_LIMIT = env.int("IMPORT_TASK_SOFT_TIME_LIMIT", default=300)
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
@@ -365,6 +428,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ActiveStatusEnum": "crmApp.models.base.ActiveStatus",
         "DealStatusEnum": "crmApp.models.deals.Deal.Status",
+        "ImportResourceEnum": "crmApp.models.imports.ImportJob.Resource",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

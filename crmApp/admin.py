@@ -574,3 +574,69 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ("request_id",)
     ordering = ("-id",)
     show_full_result_count = False
+
+
+class ReadMostlyTenantAdmin(TenantAdmin):
+    """Rows written by services with side effects the admin cannot take (stored files, queued
+    work): shown, searchable, never added or edited here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.Attachment)
+class AttachmentAdmin(ReadMostlyTenantAdmin):
+    list_display = (
+        "id",
+        "name",
+        "parent_type",
+        "content_type",
+        "size",
+        "organization",
+        "created_at",
+    )
+    list_filter = ("organization", "parent_type", "content_type")
+    search_fields = ("name", "sha256")
+    raw_id_fields = ("organization", "customer", "lead", "deal", "uploaded_by")
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # through the API, which removes the stored file after the commit
+
+
+@admin.register(models.ImportJob)
+class ImportJobAdmin(ReadMostlyTenantAdmin):
+    list_display = (
+        "id",
+        "resource",
+        "mode",
+        "dry_run",
+        "status",
+        "rows_total",
+        "rows_created",
+        "rows_updated",
+        "rows_failed",
+        "organization",
+        "created_at",
+    )
+    list_filter = ("organization", "status", "resource", "mode")
+    search_fields = ("file_name",)
+    raw_id_fields = ("organization", "created_by")
+
+
+@admin.register(models.ImportChunk)
+class ImportChunkAdmin(ReadMostlyTenantAdmin):
+    list_display = ("id", "job", "index", "first_row", "rows", "rows_done")
+    list_filter: tuple = ()
+    list_select_related = ("job",)
+    raw_id_fields = ("job",)
+
+
+@admin.register(models.ImportRowError)
+class ImportRowErrorAdmin(ReadMostlyTenantAdmin):
+    list_display = ("id", "job", "row_number", "reason")
+    list_filter: tuple = ()
+    list_select_related = ("job",)
+    raw_id_fields = ("job",)

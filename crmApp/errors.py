@@ -82,3 +82,10 @@ class Forbidden(DomainError):
 
     status_code = 403
     default_message = "You do not have permission to perform this action."
+
+
+class TooLarge(DomainError):
+    """A file (or what it adds to an organization's stored files) exceeds a configured limit."""
+
+    status_code = 413
+    default_message = "The file is too large."

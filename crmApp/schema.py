@@ -116,6 +116,9 @@ ACTION_SUMMARIES = {
     "by_resource": "{many} grouped by resource",
     "departments": "Departments of the {many}",
     "types": "Types of {many}",
+    "download": "Download {a_one}",
+    "cancel": "Cancel {a_one}",
+    "errors": "Refused rows of {a_one} as CSV",
 }
 
 #: Names of resources whose model name reads badly in a sentence, by viewset basename.

@@ -3,12 +3,14 @@ from rest_framework.routers import DefaultRouter
 
 from crmApp.viewsets import (
     activities,
+    attachments,
     audit,
     auth,
     customers,
     deals,
     employees,
     events,
+    imports,
     invitations,
     leads,
     organizations,
@@ -41,6 +43,8 @@ router.register("audit-events", audit.AuditEventViewSet, basename="audit-event")
 router.register("invitations", invitations.InvitationViewSet, basename="invitation")
 router.register("webhooks", webhooks.WebhookEndpointViewSet, basename="webhook")
 router.register("webhook-deliveries", webhooks.WebhookDeliveryViewSet, basename="webhook-delivery")
+router.register("attachments", attachments.AttachmentViewSet, basename="attachment")
+router.register("imports", imports.ImportJobViewSet, basename="import")
 
 urlpatterns = [
     path("health/", HealthView.as_view(), name="health"),

@@ -54,6 +54,28 @@ def make_member(
     )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _files_in_a_temporary_directory(tmp_path_factory):
+    """Attachments and import files of the whole run go to a temporary MEDIA_ROOT (returned),
+    in its `files` folder as the settings put them."""
+    from django.conf import settings
+    from django.core.files.storage import storages
+
+    media_root = tmp_path_factory.mktemp("media")
+    location = str(media_root / "files")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "files": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": location, "base_url": None},
+        },
+    }
+    storages._storages = {}
+    storages._backends = None
+    storages.__dict__.pop("backends", None)
+    return media_root
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     cache.clear()

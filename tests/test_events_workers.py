@@ -55,7 +55,13 @@ def broker_url(worker_id) -> str:
 
 
 @pytest.fixture
-def workers(broker_url, run_id, tmp_path):
+def worker_extra_env() -> dict[str, str]:
+    """More environment for the workers (a test module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def workers(broker_url, run_id, tmp_path, worker_extra_env):
     """Two worker processes (two pool processes each) on this run's queues; stopped after."""
     mail_dir = tmp_path / "mail"
     mail_dir.mkdir()
@@ -70,6 +76,7 @@ def workers(broker_url, run_id, tmp_path):
         "EMAIL_FILE_PATH": str(mail_dir),
         "DEBUG": "false",
         "DATABASE_CONN_MAX_AGE": "0",
+        **worker_extra_env,
     }
     logs = [tmp_path / f"worker{number}.log" for number in (1, 2)]
     try:

@@ -11,8 +11,9 @@ from datetime import date
 import pytest
 
 from crmApp.models import Deal, Permission, Role, UserOrganization
-from crmApp.permissions import PERMISSION_TABLE, SELF_SERVICE, SYSTEM_ROLES, Access
+from crmApp.permissions import PERMISSION_TABLE, SELF_SERVICE, SYSTEM_ROLES, Access, for_parent
 from tests.conftest import make_member
+from tests.files_support import PDF, upload
 from tests.routes import api_routes
 from tests.world import World, build_world, database_snapshot
 
@@ -44,6 +45,10 @@ RBAC_READS = {
     "role": {"list", "retrieve"},
     "user-role": {"list", "retrieve"},
 }
+#: Attachments follow their parent record; the world's attachment hangs on a customer.
+ATTACHMENT_READS = {"attachment": {"list", "retrieve", "download"}}
+ATTACHMENT_WRITES = {"attachment": {"create", "destroy"}}
+IMPORTS = {"import": {"list", "retrieve", "errors", "create", "cancel"}}
 REPORTS = {
     "report": {"funnel", "time_in_stage", "win_rate", "velocity", "forecast", "lead_sources"}
 }
@@ -102,9 +107,14 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         EVENT_READS,
         WEBHOOK_READS,
         MANAGER_WRITES,
+        ATTACHMENT_READS,
+        ATTACHMENT_WRITES,
+        IMPORTS,
     ),
-    "sales": _merge(CRM_READS, ORGANIZATION_READS, SALES_WRITES),
-    "viewer": _merge(CRM_READS, REPORTS, ORGANIZATION_READS),
+    "sales": _merge(
+        CRM_READS, ORGANIZATION_READS, SALES_WRITES, ATTACHMENT_READS, ATTACHMENT_WRITES
+    ),
+    "viewer": _merge(CRM_READS, REPORTS, ORGANIZATION_READS, ATTACHMENT_READS),
     "no_role": set(),
 }
 
@@ -127,7 +137,7 @@ def test_permission_table_matches_the_independent_expectations(role):
     allowed = {
         (basename, action)
         for basename, action in GOVERNED
-        if access.has(1, PERMISSION_TABLE[basename][action])
+        if access.has(1, for_parent(PERMISSION_TABLE[basename][action], "customers"))
     }
     assert sorted(allowed - EXPECTED[role]) == [], "granted but not expected"
     assert sorted(EXPECTED[role] - allowed) == [], "expected but not granted"
@@ -249,6 +259,16 @@ def _create_body(world: World, basename: str) -> dict:
         "organization": {"name": "N"},
         "webhook": {"organization": org, "url": "https://93.184.215.14/hooks/new"},
         "activity": {"organization": org, "subject": "N", "customer_id": world.customer.pk},
+        "attachment": {
+            "file": upload(PDF, "new.pdf"),
+            "parent_type": "customer",
+            "parent_id": world.customer.pk,
+        },
+        "import": {
+            "file": upload(b"name,email\nN,n@example.com\n", "new.csv"),
+            "resource": "leads",
+            "organization": org,
+        },
     }
     return creates[basename]
 
@@ -347,7 +367,12 @@ def test_route_enforces_role(route, role, org):
     before = database_snapshot() if route.method != "GET" else None
     method = getattr(caller.client, route.method.lower())
     path = route.path(pk if route.detail else None)
-    response = method(path) if route.method == "GET" else method(path, body, format="json")
+    uploads = any(hasattr(value, "read") for value in body.values())
+    response = (
+        method(path)
+        if route.method == "GET"
+        else method(path, body, format="multipart" if uploads else "json")
+    )
     if allowed:
         assert response.status_code < 400, (
             route.key,

@@ -9,6 +9,7 @@ write nothing. A route that is neither probed nor exempted below fails the cover
 
 import pytest
 
+from tests.files_support import PDF, upload
 from tests.routes import Route, api_routes
 from tests.world import World, build_world, database_snapshot
 
@@ -138,7 +139,20 @@ def _create_payloads(a: World, b: World) -> dict[str, tuple[dict, dict[str, obje
                 "deal_id": b.deal.pk,
             },
         ),
+        "attachment": (
+            {"file": upload(PDF, "new.pdf"), "parent_type": "customer", "parent_id": a.customer.pk},
+            {"parent_id": b.customer.pk},
+        ),
+        "import": (
+            {"file": upload(b"name,email\nN,n@example.com\n", "new.csv"), "resource": "leads"},
+            {"organization": org_b},
+        ),
     }
+
+
+def body_format(body: dict) -> str:
+    """Uploads are multipart; every other body is JSON."""
+    return "multipart" if any(hasattr(value, "read") for value in body.values()) else "json"
 
 
 def _update_injections(a: World, b: World) -> dict[str, dict[str, object]]:
@@ -297,7 +311,8 @@ def test_create_refuses_another_organization_and_its_ids(route, worlds):
     base, injections = payloads[route.basename]
     for field, value in injections.items():
         before = database_snapshot()
-        response = a.owner.client.post(route.path(), {**base, field: value}, format="json")
+        body = {**base, field: value}
+        response = a.owner.client.post(route.path(), body, format=body_format(body))
         assert response.status_code in (400, 403, 404), (route.key, field, response.data)
         if response.status_code == 400:
             assert field in response.data["details"], (route.key, field, response.data)

@@ -8,12 +8,14 @@ from django.utils import timezone
 
 from crmApp.models import (
     Activity,
+    Attachment,
     AuditEvent,
     Customer,
     Deal,
     DealStageHistory,
     Employee,
     Event,
+    ImportJob,
     Invitation,
     Lead,
     Organization,
@@ -30,8 +32,10 @@ from crmApp.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from crmApp.services.attachments import attachment_create
 from crmApp.services.events import event_record_for
 from tests.conftest import Member, make_member
+from tests.files_support import PDF, upload
 
 
 @dataclass
@@ -59,6 +63,8 @@ class World:
     webhook_delivery: WebhookDelivery
     activity: Activity
     audit_event: AuditEvent
+    attachment: Attachment
+    import_job: ImportJob
 
     def object_for(self, basename: str):
         return {
@@ -83,6 +89,8 @@ class World:
             "webhook-delivery": self.webhook_delivery,
             "activity": self.activity,
             "audit-event": self.audit_event,
+            "attachment": self.attachment,
+            "import": self.import_job,
         }[basename]
 
 
@@ -183,6 +191,26 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
         assignee=employee,
         due_at=timezone.now() + timedelta(days=1),
     )
+    attachment = attachment_create(
+        parent=customer,
+        file=upload(PDF, f"{marker}.pdf"),
+        size=len(PDF),
+        name=f"Offer {marker}.pdf",
+        content_type="application/pdf",
+        actor=owner.user,
+    )
+    # A pending job (no worker runs in these tests): readable, cancellable, no errors yet.
+    import_job = ImportJob.objects.create(
+        organization=organization,
+        created_by=owner.user,
+        resource=ImportJob.Resource.LEADS,
+        file_name=f"leads-{marker}.csv",
+        blob_name="",
+        encoding="utf-8",
+        delimiter=",",
+        mapping={"name": "name", "email": "email"},
+        columns=["name", "email"],
+    )
     return World(
         organization=organization,
         owner=owner,
@@ -208,6 +236,8 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
         activity=activity,
         # the customer's event above was audited with it
         audit_event=AuditEvent.objects.get(organization=organization, record_id=customer.pk),
+        attachment=attachment,
+        import_job=import_job,
     )
 
 

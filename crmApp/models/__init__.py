@@ -1,10 +1,12 @@
 from crmApp.models.activities import Activity
+from crmApp.models.attachments import ATTACHMENT_PARENTS, Attachment
 from crmApp.models.audit import AuditEvent
 from crmApp.models.base import CodeSequence, next_codes
 from crmApp.models.customers import Customer
 from crmApp.models.deals import Deal, DealStageHistory
 from crmApp.models.employees import Employee
 from crmApp.models.events import Event, EventDelivery
+from crmApp.models.imports import ImportChunk, ImportJob, ImportRowError
 from crmApp.models.invitations import Invitation
 from crmApp.models.leads import Lead
 from crmApp.models.organizations import Organization, UserOrganization
@@ -17,6 +19,8 @@ from crmApp.models.webhooks import IdempotencyKey, WebhookDelivery, WebhookEndpo
 __all__ = [
     "Activity",
     "AuditEvent",
+    "ATTACHMENT_PARENTS",
+    "Attachment",
     "CodeSequence",
     "Customer",
     "Deal",
@@ -27,6 +31,9 @@ __all__ = [
     "EventDelivery",
     "Invitation",
     "IdempotencyKey",
+    "ImportChunk",
+    "ImportJob",
+    "ImportRowError",
     "Lead",
     "Organization",
     "PasswordResetToken",

@@ -13,16 +13,24 @@ from crmApp.permissions.access import (
     resolve_access,
     write_refusal,
 )
-from crmApp.permissions.classes import OrganizationPermission, TablePermission, deny_write
+from crmApp.permissions.classes import (
+    OrganizationPermission,
+    ParentRecordPermission,
+    TablePermission,
+    deny_write,
+    organizations_by_parent_kind,
+)
 from crmApp.permissions.table import (
     ACTIONS,
     OWNER_ONLY,
+    PARENT,
     PERMISSION_TABLE,
     RESOURCES,
     SELF_SERVICE,
     SYSTEM_PERMISSIONS,
     SYSTEM_ROLES,
     Perm,
+    for_parent,
     required_permissions,
 )
 
@@ -30,6 +38,10 @@ __all__ = [
     "ACTIONS",
     "INACTIVE_ORGANIZATION",
     "OWNER_ONLY",
+    "PARENT",
+    "ParentRecordPermission",
+    "for_parent",
+    "organizations_by_parent_kind",
     "PERMISSION_TABLE",
     "RESOURCES",
     "SELF_SERVICE",

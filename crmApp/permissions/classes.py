@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from rest_framework import exceptions, permissions, serializers
 
+from crmApp.models import ATTACHMENT_PARENTS
 from crmApp.models.base import organization_id_of
-from crmApp.permissions.access import get_access, write_refusal
-from crmApp.permissions.table import SELF_SERVICE, required_permissions
+from crmApp.permissions.access import Access, get_access, write_refusal
+from crmApp.permissions.table import SELF_SERVICE, for_parent, required_permissions
 
 
 def deny_write(refusal: str | None) -> None:
@@ -62,6 +63,45 @@ class OrganizationPermission(TablePermission):
             return False  # deny by default, as has_permission does for the same action
         if required == SELF_SERVICE:
             return True
+        access = get_access(request)
+        organization_id = organization_id_of(obj)
+        if request.method in permissions.SAFE_METHODS:
+            return access.has(organization_id, required)
+        deny_write(write_refusal(access, organization_id, required))
+        return True
+
+
+def organizations_by_parent_kind(access: Access, required) -> dict[str, frozenset[int]]:
+    """Parent kind -> organizations where `required` (with the parent marker) is held."""
+    return {
+        kind: access.orgs_with(for_parent(required, resource))
+        for kind, resource in ATTACHMENT_PARENTS.items()
+    }
+
+
+class ParentRecordPermission(OrganizationPermission):
+    """The table's permissions with the parent marker read as the parent record's resource.
+
+    A collection action needs the permission for at least one parent kind in some organization
+    (the list then shows only the kinds and organizations where it is held; a create checks its
+    parent's organization once the form has found the parent). A row action needs it for the
+    row's own parent kind in the row's organization.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        if not TablePermission.has_permission(self, request, view):
+            return False
+        if view.detail:
+            return True
+        required = required_permissions(view.basename, view.action) or ()
+        by_kind = organizations_by_parent_kind(get_access(request), required)
+        return any(by_kind.values())
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        required = required_permissions(view.basename, view.action)
+        if required is None:
+            return False
+        required = for_parent(required, ATTACHMENT_PARENTS[obj.parent_type])
         access = get_access(request)
         organization_id = organization_id_of(obj)
         if request.method in permissions.SAFE_METHODS:

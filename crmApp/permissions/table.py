@@ -25,6 +25,7 @@ RESOURCES = (
     "webhooks",
     "activities",
     "audit",
+    "imports",
 )
 ACTIONS = ("view", "create", "update", "delete", "manage")
 
@@ -33,6 +34,15 @@ Perm = tuple[str, str]
 OWNER_ONLY: Perm = ("organizations", "owner")
 #: Marker for actions any authenticated user may call; they act on the caller's own data only.
 SELF_SERVICE: tuple[Perm, ...] = ()
+#: Stands for the resource of the record a row hangs on (an attachment's customer, lead or deal):
+#: `for_parent` replaces it with that resource before the check, so an attachment is read with
+#: its parent's view permission and added or removed with its parent's update permission.
+PARENT = "parent"
+
+
+def for_parent(required: tuple[Perm, ...], resource: str) -> tuple[Perm, ...]:
+    """`required` with the `PARENT` marker replaced by the parent record's `resource`."""
+    return tuple((resource if name == PARENT else name, action) for name, action in required)
 
 
 def _crud(resource: str, **extra: tuple[Perm, ...]) -> dict[str, tuple[Perm, ...]]:
@@ -165,6 +175,17 @@ PERMISSION_TABLE: dict[str, dict[str, tuple[Perm, ...]]] = {
         "retrieve": (("webhooks", "view"),),
         "redeliver": (("webhooks", "update"),),
     },
+    # Attachments follow the record they hang on (see PARENT).
+    "attachment": {
+        **dict.fromkeys(("list", "retrieve", "download"), ((PARENT, "view"),)),
+        **dict.fromkeys(("create", "destroy"), ((PARENT, "update"),)),
+    },
+    # Starting an import also needs the target resource's create permission (and update for an
+    # upsert) in the organization, checked once the form names the resource.
+    "import": {
+        **dict.fromkeys(("list", "retrieve", "errors"), (("imports", "view"),)),
+        **dict.fromkeys(("create", "cancel"), (("imports", "create"),)),
+    },
 }
 
 _CRM = ("employees", "vendors", "customers", "leads", "deals", "pipelines", "activities")
@@ -183,7 +204,8 @@ SYSTEM_ROLES: dict[str, tuple[str, str, tuple[Perm, ...]]] = {
         + tuple(
             (r, "view")
             for r in ("organizations", "users", "roles", "permissions", "events", "webhooks")
-        ),
+        )
+        + (("imports", "view"), ("imports", "create")),
     ),
     "sales": (
         "Sales",

@@ -241,8 +241,16 @@ class TenantModelSerializer(BoundedModelSerializer):
             default_id = self.get_default_organization_id()
             if default_id is None:
                 raise serializers.ValidationError({"organization": ["This field is required."]})
-            attrs["organization"] = Organization.objects.get(pk=default_id)
+            attrs["organization"] = self.organization_with_id(default_id)
         return attrs["organization"].pk
+
+    def organization_with_id(self, organization_id: int) -> Organization:
+        """The organization row; a caller validating many rows for one organization (an import)
+        hands it over in the context as `organization` instead of a read per row."""
+        known = self.context.get("organization")
+        if known is not None and known.pk == organization_id:
+            return known
+        return Organization.objects.get(pk=organization_id)
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
@@ -263,7 +271,18 @@ class TenantModelSerializer(BoundedModelSerializer):
         if value is None:
             return
         exclude_pk = self.instance.pk if self.instance is not None else None
-        if external_id_taken(self.Meta.model, organization_id, value, exclude_pk=exclude_pk):
+        # A caller validating many rows (an import) may look the batch's external ids up at
+        # once: `external_ids` maps each of them to the id of the organization's row holding
+        # it (or None). Ids it does not cover are looked up here.
+        known = self.context.get("external_ids")
+        if known is not None and value in known:
+            holder = known[value]
+            taken = holder is not None and holder != exclude_pk
+        else:
+            taken = external_id_taken(
+                self.Meta.model, organization_id, value, exclude_pk=exclude_pk
+            )
+        if taken:
             raise serializers.ValidationError(
                 {"external_id": ["Another record of this organization has this external id."]}
             )

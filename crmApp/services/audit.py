@@ -48,6 +48,7 @@ RESOURCE_NAMES: dict[str, str] = {
     "crmApp.RolePermission": "role_permission",
     "crmApp.PipelineStage": "pipeline_stage",
     "crmApp.WebhookEndpoint": "webhook",
+    "crmApp.ImportJob": "import",
 }
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
@@ -168,11 +169,20 @@ def audit_record(
 
 
 def audit_record_many(
-    instances: Iterable[models.Model], action: str, *, actor: User | None
+    instances: Iterable[models.Model],
+    action: str,
+    *,
+    actor: User | None,
+    befores: Iterable[dict[str, Any] | None] | None = None,
 ) -> list[AuditEvent]:
-    """`audit_record` for the rows of one bulk write (deletes record each row's old values), in
-    one bulk INSERT."""
-    rows = [_row(instance, action, actor=actor, before=None) for instance in instances]
+    """`audit_record` for the rows of one bulk write, in one bulk INSERT (deletes record each
+    row's old values; `befores`, one per instance in order, gives an update's changed fields)."""
+    instances = list(instances)
+    olds = list(befores) if befores is not None else [None] * len(instances)
+    rows = [
+        _row(instance, action, actor=actor, before=before)
+        for instance, before in zip(instances, olds, strict=True)
+    ]
     return AuditEvent.objects.bulk_create(rows) if rows else []
 
 
