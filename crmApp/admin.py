@@ -629,7 +629,8 @@ class ImportJobAdmin(ReadMostlyTenantAdmin):
 @admin.register(models.ImportChunk)
 class ImportChunkAdmin(ReadMostlyTenantAdmin):
     list_display = ("id", "job", "index", "first_row", "rows", "rows_done")
-    list_filter: tuple = ()
+    list_filter = ("job__status", "job__resource")
+    search_fields = ("job__file_name",)
     list_select_related = ("job",)
     raw_id_fields = ("job",)
 
@@ -637,6 +638,7 @@ class ImportChunkAdmin(ReadMostlyTenantAdmin):
 @admin.register(models.ImportRowError)
 class ImportRowErrorAdmin(ReadMostlyTenantAdmin):
     list_display = ("id", "job", "row_number", "reason")
-    list_filter: tuple = ()
+    list_filter = ("job__resource",)
+    search_fields = ("reason", "job__file_name")
     list_select_related = ("job",)
     raw_id_fields = ("job",)

@@ -228,7 +228,12 @@ def _permission_names(required) -> str:
 def permission_text(view, action: str | None) -> str:
     """Who may call the operation, from the permission table or the view's permission classes."""
     from crmApp.permissions.classes import OrganizationPermission
-    from crmApp.permissions.table import OWNER_ONLY, SELF_SERVICE, required_permissions
+    from crmApp.permissions.table import (
+        OWNER_ONLY,
+        PARENT,
+        SELF_SERVICE,
+        required_permissions,
+    )
 
     permissions = view.get_permissions()
     if any(isinstance(p, AllowAny) for p in permissions):
@@ -242,6 +247,13 @@ def permission_text(view, action: str | None) -> str:
         return "**Permission:** any logged-in user; it reads or changes only your own data."
     if OWNER_ONLY in required:
         return "**Permission:** the organization's owner only."
+    if any(resource == PARENT for resource, _ in required):
+        verbs = " and ".join(f"`{verb}`" for resource, verb in required if resource == PARENT)
+        return (
+            f"**Permission:** {verbs} on the resource of the record the attachment hangs on "
+            "(`customers`, `leads`, `deals` or `activities`) in its organization (the owner "
+            "holds every permission). Without it: 403."
+        )
     implied = sorted({resource for resource, verb in required if verb != "manage"})
     manage = " or ".join(f"`{resource}:manage`" for resource in implied)
     covers = f"{manage} implies it; " if manage else ""

@@ -119,6 +119,40 @@ DESCRIPTIONS: dict[str, str] = {
         "Open deals that have been in their stage longer than the stage's `rotting_days`, "
         "oldest first, paginated, with the days spent in the stage."
     ),
+    # Timelines (customers, leads and deals).
+    "timeline": (
+        "The {one}'s history in one list, newest first: its activities, its audit entries "
+        "(only for callers who also hold `audit:view`) and, for a deal, its stage changes. "
+        "Keyset pages: follow `next` (`cursor`), never a page number, so a page costs the same "
+        "at any depth and entries written meanwhile neither repeat nor go missing. " + NOT_FOUND
+    ),
+    # Activities.
+    "activity.complete": (
+        "Marks the activity done now and answers its detail. Completing a done activity changes "
+        "nothing and records nothing; otherwise it records `activity.completed`."
+    ),
+    "activity.reopen": (
+        "Clears the activity's completion time, so a task counts as open (and overdue when its "
+        "due time has passed) again. Reopening an open activity changes nothing."
+    ),
+    "activity.my_tasks": (
+        "Your own open tasks: activities of type `task`, not completed, assigned to an employee "
+        "record linked to your user, soonest due first (undated last), paginated like a list."
+    ),
+    # Attachments and imports.
+    "attachment.download": (
+        "The stored file, streamed as an attachment under its sanitised name, with the content "
+        "type detected at upload and `X-Content-Type-Options: nosniff`. With S3 storage, a "
+        "redirect to a signed URL valid for `ATTACHMENT_URL_EXPIRY_SECONDS`."
+    ),
+    "import.cancel": (
+        "Stops a pending or running import before its next batch and answers the job; batches "
+        "already committed stay. A finished, failed or cancelled job is a 400."
+    ),
+    "import.errors": (
+        "The rows the import refused, as CSV: the row number, the reason, then the row's cells "
+        "in the file's columns. Empty (a header only) when every row passed."
+    ),
     # Pipelines and stages.
     "pipeline.set_default": (
         "Makes the pipeline its organization's default; the previous default stops being one "
@@ -222,6 +256,13 @@ DESCRIPTIONS: dict[str, str] = {
         "`next`), filtered by type, resource, resource id and creation time."
     ),
     "event.retrieve": "One domain event with its snapshot of the record. " + NOT_FOUND,
+    "audit-event.list": (
+        "Who changed what, and when: one entry per write (the action, the record, the changed "
+        "fields with old and new values, the actor and the request id), newest first, with "
+        "cursor pagination (follow `next`), filtered by resource, record, actor, action and "
+        "time range. Secrets are never recorded."
+    ),
+    "audit-event.retrieve": "One audit entry with its changed fields. " + NOT_FOUND,
     "invitation.list": (
         "The organization's invitations, filtered by `status`; a pending invitation past its "
         "expiry reads `expired`."

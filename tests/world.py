@@ -235,7 +235,9 @@ def build_world(organization: Organization, *, marker: str, owner: Member | None
         webhook_delivery=webhook_delivery,
         activity=activity,
         # the customer's event above was audited with it
-        audit_event=AuditEvent.objects.get(organization=organization, record_id=customer.pk),
+        audit_event=AuditEvent.objects.get(
+            organization=organization, resource="customer", record_id=customer.pk
+        ),
         attachment=attachment,
         import_job=import_job,
     )

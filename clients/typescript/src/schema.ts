@@ -4,6 +4,284 @@
  */
 
 export interface paths {
+    "/api/activities/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List activitys
+         * @description Lists activitys, paginated (`page`, `page_size` up to 100), in ascending id order unless `ordering` says otherwise. Narrow to one organization with the `X-Organization-ID` header or `?organization=`; without it the list covers every organization where you may read activitys. Filters, `search` and `ordering` are the query parameters below; an unknown parameter or value is a 400.
+         *
+         *     **Permission:** `activities:view` in the organization concerned (`activities:manage` implies it; the owner holds every permission). Without it: 403.
+         */
+        get: operations["activities_list"];
+        put?: never;
+        /**
+         * Create an activity
+         * @description Creates an activity and answers 201 with its detail. The organization is the body's `organization`, else the `X-Organization-ID` header, else your only organization. Every related id must belong to the same organization (a 400 naming the field otherwise).
+         *
+         *     **Permission:** `activities:create` in the organization concerned (`activities:manage` implies it; the owner holds every permission). Without it: 403.
+         */
+        post: operations["activities_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/activities/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retrieve an activity
+         * @description Reads one activity by id. Another organization's activity is a 404, exactly like a missing one.
+         *
+         *     **Permission:** `activities:view` in the organization concerned (`activities:manage` implies it; the owner holds every permission). Without it: 403.
+         */
+        get: operations["activities_retrieve"];
+        /**
+         * Replace an activity
+         * @description Replaces an activity: the body is the whole writable representation and answers the detail. The organization never changes. Every related id must belong to the same organization (a 400 naming the field otherwise). Another organization's activity is a 404, exactly like a missing one.
+         *
+         *     **Permission:** `activities:update` in the organization concerned (`activities:manage` implies it; the owner holds every permission). Without it: 403.
+         */
+        put: operations["activities_update"];
+        post?: never;
+        /**
+         * Delete an activity
+         * @description Deletes an activity: 204 without a body. Another organization's activity is a 404, exactly like a missing one.
+         *
+         *     **Permission:** `activities:delete` in the organization concerned (`activities:manage` implies it; the owner holds every permission). Without it: 403.
+         */
+        delete: operations["activities_destroy"];
+        options?: never;
+        head?: never;
+        /**
+         * Update an activity
+         * @description Changes the fields sent and answers the detail; the others keep their values. Every related id must belong to the same organization (a 400 naming the field otherwise). Another organization's activity is a 404, exactly like a missing one.
+         *
+         *     **Permission:** `activities:update` in the organization concerned (`activities:manage` implies it; the owner holds every permission). Without it: 403.
+         */
+        patch: operations["activities_partial_update"];
+        trace?: never;
+    };
+    "/api/activities/{id}/complete/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark an activity done
+         * @description Marks the activity done now and answers its detail. Completing a done activity changes nothing and records nothing; otherwise it records `activity.completed`.
+         *
+         *     **Permission:** `activities:update` in the organization concerned (`activities:manage` implies it; the owner holds every permission). Without it: 403.
+         */
+        post: operations["activities_complete_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/activities/{id}/reopen/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark an activity open
+         * @description Clears the activity's completion time, so a task counts as open (and overdue when its due time has passed) again. Reopening an open activity changes nothing.
+         *
+         *     **Permission:** `activities:update` in the organization concerned (`activities:manage` implies it; the owner holds every permission). Without it: 403.
+         */
+        post: operations["activities_reopen_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/activities/my_tasks/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's open tasks, soonest due first
+         * @description Your own open tasks: activities of type `task`, not completed, assigned to an employee record linked to your user, soonest due first (undated last), paginated like a list.
+         *
+         *     **Permission:** `activities:view` in the organization concerned (`activities:manage` implies it; the owner holds every permission). Without it: 403.
+         */
+        get: operations["activities_my_tasks_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/activities/stats/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Task figures
+         * @description Counts and sums of the activitys of the organizations where you may read them, narrowed by `X-Organization-ID` / `?organization=` (list filters do not apply). Values are summed as stored; currencies are not converted.
+         *
+         *     **Permission:** `activities:view` in the organization concerned (`activities:manage` implies it; the owner holds every permission). Without it: 403.
+         */
+        get: operations["activities_stats_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/attachments/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List attachments
+         * @description Lists attachments, paginated (`page`, `page_size` up to 100), in ascending id order unless `ordering` says otherwise. Narrow to one organization with the `X-Organization-ID` header or `?organization=`; without it the list covers every organization where you may read attachments. Filters, `search` and `ordering` are the query parameters below; an unknown parameter or value is a 400.
+         *
+         *     **Permission:** `view` on the resource of the record the attachment hangs on (`customers`, `leads`, `deals` or `activities`) in its organization (the owner holds every permission). Without it: 403.
+         */
+        get: operations["attachments_list"];
+        put?: never;
+        /**
+         * Create an attachment
+         * @description Creates an attachment and answers 201 with its detail. The organization is the body's `organization`, else the `X-Organization-ID` header, else your only organization. Every related id must belong to the same organization (a 400 naming the field otherwise).
+         *
+         *     **Permission:** `update` on the resource of the record the attachment hangs on (`customers`, `leads`, `deals` or `activities`) in its organization (the owner holds every permission). Without it: 403.
+         */
+        post: operations["attachments_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/attachments/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retrieve an attachment
+         * @description Reads one attachment by id. Another organization's attachment is a 404, exactly like a missing one.
+         *
+         *     **Permission:** `view` on the resource of the record the attachment hangs on (`customers`, `leads`, `deals` or `activities`) in its organization (the owner holds every permission). Without it: 403.
+         */
+        get: operations["attachments_retrieve"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an attachment
+         * @description Deletes an attachment: 204 without a body. Another organization's attachment is a 404, exactly like a missing one.
+         *
+         *     **Permission:** `update` on the resource of the record the attachment hangs on (`customers`, `leads`, `deals` or `activities`) in its organization (the owner holds every permission). Without it: 403.
+         */
+        delete: operations["attachments_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/attachments/{id}/download/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download an attachment
+         * @description The stored file, streamed as an attachment under its sanitised name, with the content type detected at upload and `X-Content-Type-Options: nosniff`. With S3 storage, a redirect to a signed URL valid for `ATTACHMENT_URL_EXPIRY_SECONDS`.
+         *
+         *     **Permission:** `view` on the resource of the record the attachment hangs on (`customers`, `leads`, `deals` or `activities`) in its organization (the owner holds every permission). Without it: 403.
+         */
+        get: operations["attachments_download_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/audit-events/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List audit events
+         * @description Who changed what, and when: one entry per write (the action, the record, the changed fields with old and new values, the actor and the request id), newest first, with cursor pagination (follow `next`), filtered by resource, record, actor, action and time range. Secrets are never recorded.
+         *
+         *     **Permission:** `audit:view` in the organization concerned (`audit:manage` implies it; the owner holds every permission). Without it: 403.
+         */
+        get: operations["audit_events_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/audit-events/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retrieve an audit event
+         * @description One audit entry with its changed fields. Another organization's audit event is a 404, exactly like a missing one.
+         *
+         *     **Permission:** `audit:view` in the organization concerned (`audit:manage` implies it; the owner holds every permission). Without it: 403.
+         */
+        get: operations["audit_events_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/change-password/": {
         parameters: {
             query?: never;
@@ -386,6 +664,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/customers/{id}/timeline/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The record's activities, audit entries and stage changes, newest first
+         * @description The customer's history in one list, newest first: its activities, its audit entries (only for callers who also hold `audit:view`) and, for a deal, its stage changes. Keyset pages: follow `next` (`cursor`), never a page number, so a page costs the same at any depth and entries written meanwhile neither repeat nor go missing. Another organization's customer is a 404, exactly like a missing one.
+         *
+         *     **Permission:** `customers:view` in the organization concerned (`customers:manage` implies it; the owner holds every permission). Without it: 403.
+         */
+        get: operations["customers_timeline_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/customers/bulk_delete/": {
         parameters: {
             query?: never;
@@ -666,6 +966,28 @@ export interface paths {
          *     **Permission:** `deals:view` in the organization concerned (`deals:manage` implies it; the owner holds every permission). Without it: 403.
          */
         get: operations["deals_stage_history_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/deals/{id}/timeline/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The record's activities, audit entries and stage changes, newest first
+         * @description The deal's history in one list, newest first: its activities, its audit entries (only for callers who also hold `audit:view`) and, for a deal, its stage changes. Keyset pages: follow `next` (`cursor`), never a page number, so a page costs the same at any depth and entries written meanwhile neither repeat nor go missing. Another organization's deal is a 404, exactly like a missing one.
+         *
+         *     **Permission:** `deals:view` in the organization concerned (`deals:manage` implies it; the owner holds every permission). Without it: 403.
+         */
+        get: operations["deals_timeline_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1029,6 +1351,100 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/imports/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List import jobs
+         * @description Lists import jobs, paginated (`page`, `page_size` up to 100), in ascending id order unless `ordering` says otherwise. Narrow to one organization with the `X-Organization-ID` header or `?organization=`; without it the list covers every organization where you may read import jobs. Filters, `search` and `ordering` are the query parameters below; an unknown parameter or value is a 400.
+         *
+         *     **Permission:** `imports:view` in the organization concerned (`imports:manage` implies it; the owner holds every permission). Without it: 403.
+         */
+        get: operations["imports_list"];
+        put?: never;
+        /**
+         * Create an import job
+         * @description Creates an import job and answers 201 with its detail. The organization is the body's `organization`, else the `X-Organization-ID` header, else your only organization. Every related id must belong to the same organization (a 400 naming the field otherwise).
+         *
+         *     **Permission:** `imports:create` in the organization concerned (`imports:manage` implies it; the owner holds every permission). Without it: 403.
+         */
+        post: operations["imports_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/imports/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retrieve an import job
+         * @description Reads one import job by id. Another organization's import job is a 404, exactly like a missing one.
+         *
+         *     **Permission:** `imports:view` in the organization concerned (`imports:manage` implies it; the owner holds every permission). Without it: 403.
+         */
+        get: operations["imports_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/imports/{id}/cancel/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel an import job
+         * @description Stops a pending or running import before its next batch and answers the job; batches already committed stay. A finished, failed or cancelled job is a 400.
+         *
+         *     **Permission:** `imports:create` in the organization concerned (`imports:manage` implies it; the owner holds every permission). Without it: 403.
+         */
+        post: operations["imports_cancel_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/imports/{id}/errors/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Refused rows of an import job as CSV
+         * @description The rows the import refused, as CSV: the row number, the reason, then the row's cells in the file's columns. Empty (a header only) when every row passed.
+         *
+         *     **Permission:** `imports:view` in the organization concerned (`imports:manage` implies it; the owner holds every permission). Without it: 403.
+         */
+        get: operations["imports_errors_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/invitations/": {
         parameters: {
             query?: never;
@@ -1268,6 +1684,28 @@ export interface paths {
          *     **Permission:** `leads:update` in the organization concerned (`leads:manage` implies it; the owner holds every permission). Without it: 403.
          */
         post: operations["leads_qualify_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/{id}/timeline/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The record's activities, audit entries and stage changes, newest first
+         * @description The lead's history in one list, newest first: its activities, its audit entries (only for callers who also hold `audit:view`) and, for a deal, its stage changes. Keyset pages: follow `next` (`cursor`), never a page number, so a page costs the same at any depth and entries written meanwhile neither repeat nor go missing. Another organization's lead is a 404, exactly like a missing one.
+         *
+         *     **Permission:** `leads:view` in the organization concerned (`leads:manage` implies it; the owner holds every permission). Without it: 403.
+         */
+        get: operations["leads_timeline_retrieve"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2695,6 +3133,73 @@ export interface components {
          * @enum {string}
          */
         ActiveStatusEnum: "active" | "inactive";
+        Activity: {
+            readonly id: number;
+            organization?: number;
+            type?: components["schemas"]["TypeEnum"];
+            subject: string;
+            body?: string;
+            /** Format: date-time */
+            due_at?: string | null;
+            /** Format: date-time */
+            readonly completed_at: string | null;
+            assignee_id?: number | null;
+            readonly assignee_name: string | null;
+            customer_id?: number | null;
+            lead_id?: number | null;
+            deal_id?: number | null;
+            readonly created_by: number | null;
+            readonly is_overdue: boolean;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        ActivityList: {
+            readonly id: number;
+            readonly type: components["schemas"]["TypeEnum"];
+            readonly subject: string;
+            /** Format: date-time */
+            readonly due_at: string | null;
+            /** Format: date-time */
+            readonly completed_at: string | null;
+            readonly assignee_id: number | null;
+            readonly assignee_name: string | null;
+            readonly customer_id: number | null;
+            readonly lead_id: number | null;
+            readonly deal_id: number | null;
+            readonly is_overdue: boolean;
+            /** Format: date-time */
+            readonly created_at: string;
+        };
+        ActivityPage: {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: components["schemas"]["ActivityList"][];
+        };
+        ActivityRequest: {
+            organization?: number;
+            type?: components["schemas"]["TypeEnum"];
+            subject: string;
+            body?: string;
+            /** Format: date-time */
+            due_at?: string | null;
+            assignee_id?: number | null;
+            customer_id?: number | null;
+            lead_id?: number | null;
+            deal_id?: number | null;
+        };
+        ActivityStats: {
+            open_tasks: number;
+            overdue: number;
+            done_this_week: number;
+            by_assignee: {
+                [key: string]: unknown;
+            }[];
+        };
         AddMemberAnswer: components["schemas"]["Membership"] | components["schemas"]["Invitation"];
         AddMemberRequest: {
             /** Format: int64 */
@@ -2707,6 +3212,61 @@ export interface components {
             is_owner: boolean;
             /** @default true */
             is_active: boolean;
+        };
+        Attachment: {
+            readonly id: number;
+            readonly organization: number;
+            readonly parent_type: components["schemas"]["AttachmentParentTypeEnum"];
+            readonly parent_id: number;
+            readonly name: string;
+            readonly content_type: string;
+            readonly size: number;
+            readonly sha256: string;
+            readonly uploaded_by: number | null;
+            /** Format: date-time */
+            readonly created_at: string;
+        };
+        /**
+         * @description * `customer` - Customer
+         *     * `lead` - Lead
+         *     * `deal` - Deal
+         *     * `activity` - Activity
+         * @enum {string}
+         */
+        AttachmentParentTypeEnum: "customer" | "lead" | "deal" | "activity";
+        /**
+         * @description * `activity` - activity
+         *     * `customer` - customer
+         *     * `deal` - deal
+         *     * `lead` - lead
+         * @enum {string}
+         */
+        AttachmentUploadParentTypeEnum: "activity" | "customer" | "deal" | "lead";
+        AttachmentUploadRequest: {
+            /** Format: binary */
+            file: string;
+            parent_type: components["schemas"]["AttachmentUploadParentTypeEnum"];
+            /** Format: int64 */
+            parent_id: number;
+        };
+        AuditActor: {
+            id: number;
+            /** Format: email */
+            email: string;
+            readonly name: string;
+        };
+        AuditEvent: {
+            readonly id: number;
+            readonly organization: number;
+            readonly actor: components["schemas"]["AuditActor"] | null;
+            readonly request_id: string;
+            readonly action: string;
+            readonly resource: string;
+            readonly record_id: number;
+            /** @description Changed fields: `{"field": {"old": ..., "new": ...}}` (never a secret). */
+            readonly changes: unknown;
+            /** Format: date-time */
+            readonly created_at: string;
         };
         BulkDeleteRequest: {
             /** @description Ids of rows you can see and change; all of them are updated, or none. */
@@ -3193,9 +3753,13 @@ export interface components {
          *     * `member.joined` - member.joined
          *     * `member.removed` - member.removed
          *     * `webhook.disabled` - webhook.disabled
+         *     * `activity.created` - activity.created
+         *     * `activity.updated` - activity.updated
+         *     * `activity.deleted` - activity.deleted
+         *     * `activity.completed` - activity.completed
          * @enum {string}
          */
-        EventTypesEnum: "customer.created" | "customer.updated" | "customer.deleted" | "lead.created" | "lead.updated" | "lead.deleted" | "lead.converted" | "lead.qualified" | "lead.disqualified" | "deal.created" | "deal.updated" | "deal.deleted" | "deal.stage_changed" | "deal.won" | "deal.lost" | "deal.reopened" | "employee.created" | "employee.updated" | "employee.deleted" | "vendor.created" | "vendor.updated" | "vendor.deleted" | "member.invited" | "member.joined" | "member.removed" | "webhook.disabled";
+        EventTypesEnum: "customer.created" | "customer.updated" | "customer.deleted" | "lead.created" | "lead.updated" | "lead.deleted" | "lead.converted" | "lead.qualified" | "lead.disqualified" | "deal.created" | "deal.updated" | "deal.deleted" | "deal.stage_changed" | "deal.won" | "deal.lost" | "deal.reopened" | "employee.created" | "employee.updated" | "employee.deleted" | "vendor.created" | "vendor.updated" | "vendor.deleted" | "member.invited" | "member.joined" | "member.removed" | "webhook.disabled" | "activity.created" | "activity.updated" | "activity.deleted" | "activity.completed";
         ForecastMonth: {
             month: string | null;
             deals: number;
@@ -3250,6 +3814,65 @@ export interface components {
          * @enum {string}
          */
         HealthStatusEnum: "ok" | "error";
+        ImportJob: {
+            readonly id: number;
+            readonly organization: number;
+            readonly resource: components["schemas"]["ImportResourceEnum"];
+            readonly mode: components["schemas"]["ModeEnum"];
+            readonly match_on: components["schemas"]["MatchOnEnum"];
+            readonly dry_run: boolean;
+            readonly mapping: {
+                [key: string]: string;
+            };
+            readonly file_name: string;
+            readonly file_size: number;
+            readonly encoding: string;
+            readonly delimiter: string;
+            readonly status: components["schemas"]["ImportJobStatusEnum"];
+            readonly rows_total: number | null;
+            readonly rows_read: number;
+            readonly rows_created: number;
+            readonly rows_updated: number;
+            readonly rows_unchanged: number;
+            readonly rows_failed: number;
+            readonly error: string;
+            readonly created_by: number | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly started_at: string | null;
+            /** Format: date-time */
+            readonly finished_at: string | null;
+        };
+        /**
+         * @description * `pending` - Pending
+         *     * `running` - Running
+         *     * `completed` - Completed
+         *     * `failed` - Failed
+         *     * `cancelled` - Cancelled
+         * @enum {string}
+         */
+        ImportJobStatusEnum: "pending" | "running" | "completed" | "failed" | "cancelled";
+        /**
+         * @description * `customers` - Customers
+         *     * `leads` - Leads
+         * @enum {string}
+         */
+        ImportResourceEnum: "customers" | "leads";
+        ImportUploadRequest: {
+            /** Format: binary */
+            file: string;
+            resource: components["schemas"]["ImportResourceEnum"];
+            /** @default create */
+            mode: components["schemas"]["ModeEnum"];
+            /** @default external_id */
+            match_on: components["schemas"]["MatchOnEnum"];
+            /** @default false */
+            dry_run: boolean;
+            /** @description A JSON object: {"CSV column": "field"}. */
+            mapping?: string;
+            organization?: number | null;
+        };
         Invitation: {
             readonly id: number;
             readonly organization: number;
@@ -3280,6 +3903,13 @@ export interface components {
             organization_id: number;
             user?: components["schemas"]["User"];
         };
+        /**
+         * @description * `activity` - activity
+         *     * `audit` - audit
+         *     * `stage_change` - stage_change
+         * @enum {string}
+         */
+        KindEnum: "activity" | "audit" | "stage_change";
         Lead: {
             readonly id: number;
             organization?: number;
@@ -3453,6 +4083,12 @@ export interface components {
         LogoutRequest: {
             refresh_token?: string;
         };
+        /**
+         * @description * `email` - Email
+         *     * `external_id` - External id
+         * @enum {string}
+         */
+        MatchOnEnum: "email" | "external_id";
         Membership: {
             readonly id: number;
             readonly user: components["schemas"]["User"];
@@ -3489,6 +4125,12 @@ export interface components {
         Message: {
             message: string;
         };
+        /**
+         * @description * `create` - Create
+         *     * `upsert` - Upsert
+         * @enum {string}
+         */
+        ModeEnum: "create" | "upsert";
         Organization: {
             readonly id: number;
             name: string;
@@ -3558,6 +4200,49 @@ export interface components {
             owner_id: number | null;
             owner_name: string | null;
         };
+        PaginatedActivityListList: {
+            /** @example 123 */
+            count: number;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=4
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=2
+             */
+            previous?: string | null;
+            results: components["schemas"]["ActivityList"][];
+        };
+        PaginatedAttachmentList: {
+            /** @example 123 */
+            count: number;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=4
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=2
+             */
+            previous?: string | null;
+            results: components["schemas"]["Attachment"][];
+        };
+        PaginatedAuditEventList: {
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?cursor=cD00ODY%3D"
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?cursor=cj0xJnA9NDg3
+             */
+            previous?: string | null;
+            results: components["schemas"]["AuditEvent"][];
+        };
         PaginatedCustomerListList: {
             /** @example 123 */
             count: number;
@@ -3615,6 +4300,21 @@ export interface components {
              */
             previous?: string | null;
             results: components["schemas"]["Event"][];
+        };
+        PaginatedImportJobList: {
+            /** @example 123 */
+            count: number;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=4
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=2
+             */
+            previous?: string | null;
+            results: components["schemas"]["ImportJob"][];
         };
         PaginatedInvitationList: {
             /** @example 123 */
@@ -3836,6 +4536,18 @@ export interface components {
             new_password: string;
             new_password_confirm: string;
         };
+        PatchedActivityRequest: {
+            organization?: number;
+            type?: components["schemas"]["TypeEnum"];
+            subject?: string;
+            body?: string;
+            /** Format: date-time */
+            due_at?: string | null;
+            assignee_id?: number | null;
+            customer_id?: number | null;
+            lead_id?: number | null;
+            deal_id?: number | null;
+        };
         PatchedCustomerRequest: {
             organization?: number;
             external_id?: string | null;
@@ -3973,7 +4685,7 @@ export interface components {
         };
         PatchedPermissionRequest: {
             organization?: number;
-            resource?: components["schemas"]["ResourceEnum"];
+            resource?: components["schemas"]["PermissionResourceEnum"];
             action?: components["schemas"]["ActionEnum"];
             description?: string | null;
         };
@@ -3996,6 +4708,14 @@ export interface components {
             is_closed_lost?: boolean;
             auto_move_after_days?: number | null;
             rotting_days?: number | null;
+        };
+        PatchedProfileRequest: {
+            username?: string;
+            first_name?: string;
+            last_name?: string;
+            phone?: string | null;
+            notify_assignments?: boolean;
+            notify_digest?: boolean;
         };
         PatchedRoleRequest: {
             organization?: number;
@@ -4057,7 +4777,7 @@ export interface components {
         Permission: {
             readonly id: number;
             organization?: number;
-            resource: components["schemas"]["ResourceEnum"];
+            resource: components["schemas"]["PermissionResourceEnum"];
             action: components["schemas"]["ActionEnum"];
             description?: string | null;
             readonly is_system_permission: boolean;
@@ -4070,10 +4790,31 @@ export interface components {
         };
         PermissionRequest: {
             organization?: number;
-            resource: components["schemas"]["ResourceEnum"];
+            resource: components["schemas"]["PermissionResourceEnum"];
             action: components["schemas"]["ActionEnum"];
             description?: string | null;
         };
+        /**
+         * @description * `users` - users
+         *     * `organizations` - organizations
+         *     * `roles` - roles
+         *     * `permissions` - permissions
+         *     * `employees` - employees
+         *     * `vendors` - vendors
+         *     * `customers` - customers
+         *     * `leads` - leads
+         *     * `deals` - deals
+         *     * `pipelines` - pipelines
+         *     * `reports` - reports
+         *     * `settings` - settings
+         *     * `events` - events
+         *     * `webhooks` - webhooks
+         *     * `activities` - activities
+         *     * `audit` - audit
+         *     * `imports` - imports
+         * @enum {string}
+         */
+        PermissionResourceEnum: "users" | "organizations" | "roles" | "permissions" | "employees" | "vendors" | "customers" | "leads" | "deals" | "pipelines" | "reports" | "settings" | "events" | "webhooks" | "activities" | "audit" | "imports";
         Pipeline: {
             readonly id: number;
             organization?: number;
@@ -4137,6 +4878,30 @@ export interface components {
          * @enum {string}
          */
         PriorityEnum: "low" | "medium" | "high" | "urgent";
+        Profile: {
+            readonly id: number;
+            /** Format: email */
+            readonly email: string;
+            username: string;
+            first_name?: string;
+            last_name?: string;
+            readonly full_name: string;
+            phone?: string | null;
+            readonly is_active: boolean;
+            readonly is_verified: boolean;
+            readonly is_staff: boolean;
+            readonly two_factor_enabled: boolean;
+            /** Format: date-time */
+            readonly last_login_at: string | null;
+            /** Format: date-time */
+            readonly email_verified_at: string | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+            notify_assignments?: boolean;
+            notify_digest?: boolean;
+        };
         /**
          * @description * `new` - New
          *     * `contacted` - Contacted
@@ -4177,24 +4942,6 @@ export interface components {
             /** Format: int64 */
             user_id: number;
         };
-        /**
-         * @description * `users` - users
-         *     * `organizations` - organizations
-         *     * `roles` - roles
-         *     * `permissions` - permissions
-         *     * `employees` - employees
-         *     * `vendors` - vendors
-         *     * `customers` - customers
-         *     * `leads` - leads
-         *     * `deals` - deals
-         *     * `pipelines` - pipelines
-         *     * `reports` - reports
-         *     * `settings` - settings
-         *     * `events` - events
-         *     * `webhooks` - webhooks
-         * @enum {string}
-         */
-        ResourceEnum: "users" | "organizations" | "roles" | "permissions" | "employees" | "vendors" | "customers" | "leads" | "deals" | "pipelines" | "reports" | "settings" | "events" | "webhooks";
         Role: {
             readonly id: number;
             organization?: number;
@@ -4300,6 +5047,28 @@ export interface components {
             open_deals: components["schemas"]["DurationFigures"];
             closed_deals: components["schemas"]["DurationFigures"];
         };
+        TimelineActor: {
+            id: number;
+            /** Format: email */
+            email: string;
+            name: string;
+        };
+        TimelineEntry: {
+            kind: components["schemas"]["KindEnum"];
+            id: number;
+            /** Format: date-time */
+            at: string;
+            actor: components["schemas"]["TimelineActor"] | null;
+            /** @description activity: type, subject, body, due_at, completed_at, assignee; audit: action, changes, request_id; stage_change: stage_id, stage_name, outcome, left_at. */
+            data: {
+                [key: string]: unknown;
+            };
+        };
+        TimelinePage: {
+            /** Format: uri */
+            next: string | null;
+            results: components["schemas"]["TimelineEntry"][];
+        };
         TokenPair: {
             /** @description Access JWT: `Authorization: Bearer <access>`. */
             access: string;
@@ -4309,6 +5078,15 @@ export interface components {
         TokenRequest: {
             token: string;
         };
+        /**
+         * @description * `call` - Call
+         *     * `meeting` - Meeting
+         *     * `email` - Email
+         *     * `note` - Note
+         *     * `task` - Task
+         * @enum {string}
+         */
+        TypeEnum: "call" | "meeting" | "email" | "note" | "task";
         User: {
             readonly id: number;
             /** Format: email */
@@ -4525,6 +5303,1702 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    activities_list: {
+        parameters: {
+            query?: {
+                assignee?: number;
+                completed?: boolean;
+                customer?: number;
+                deal?: number;
+                due_after?: string;
+                due_before?: string;
+                lead?: number;
+                /** @description Which field to use when ordering the results. */
+                ordering?: string;
+                /** @description Narrow to this organization (same as the `X-Organization-ID` header). */
+                organization?: number;
+                overdue?: boolean;
+                /** @description A page number within the paginated result set. */
+                page?: number;
+                /** @description Number of results to return per page. */
+                page_size?: number;
+                /** @description A search term. */
+                search?: string;
+                /**
+                 * @description * `call` - Call
+                 *     * `meeting` - Meeting
+                 *     * `email` - Email
+                 *     * `note` - Note
+                 *     * `task` - Task
+                 */
+                type?: "call" | "email" | "meeting" | "note" | "task";
+            };
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedActivityListList"];
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    activities_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ActivityRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["ActivityRequest"];
+                "multipart/form-data": components["schemas"]["ActivityRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Activity"];
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Request body larger than `MAX_REQUEST_BODY_BYTES`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported (or missing) request Content-Type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    activities_retrieve: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path: {
+                /** @description A unique integer value identifying this activity. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Activity"];
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    activities_update: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path: {
+                /** @description A unique integer value identifying this activity. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ActivityRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["ActivityRequest"];
+                "multipart/form-data": components["schemas"]["ActivityRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Activity"];
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Request body larger than `MAX_REQUEST_BODY_BYTES`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported (or missing) request Content-Type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    activities_destroy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path: {
+                /** @description A unique integer value identifying this activity. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    activities_partial_update: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path: {
+                /** @description A unique integer value identifying this activity. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedActivityRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["PatchedActivityRequest"];
+                "multipart/form-data": components["schemas"]["PatchedActivityRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Activity"];
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Request body larger than `MAX_REQUEST_BODY_BYTES`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported (or missing) request Content-Type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    activities_complete_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path: {
+                /** @description A unique integer value identifying this activity. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Activity"];
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Request body larger than `MAX_REQUEST_BODY_BYTES`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported (or missing) request Content-Type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    activities_reopen_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path: {
+                /** @description A unique integer value identifying this activity. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Activity"];
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Request body larger than `MAX_REQUEST_BODY_BYTES`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported (or missing) request Content-Type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    activities_my_tasks_retrieve: {
+        parameters: {
+            query?: {
+                assignee?: number;
+                completed?: boolean;
+                customer?: number;
+                deal?: number;
+                due_after?: string;
+                due_before?: string;
+                lead?: number;
+                /** @description Which field to use when ordering the results. */
+                ordering?: string;
+                /** @description Narrow to this organization (same as the `X-Organization-ID` header). */
+                organization?: number;
+                overdue?: boolean;
+                /** @description A search term. */
+                search?: string;
+                /**
+                 * @description * `call` - Call
+                 *     * `meeting` - Meeting
+                 *     * `email` - Email
+                 *     * `note` - Note
+                 *     * `task` - Task
+                 */
+                type?: "call" | "email" | "meeting" | "note" | "task";
+            };
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActivityPage"];
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    activities_stats_retrieve: {
+        parameters: {
+            query?: {
+                /** @description Narrow to this organization (same as the `X-Organization-ID` header). */
+                organization?: number;
+            };
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActivityStats"];
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    attachments_list: {
+        parameters: {
+            query?: {
+                /** @description Which field to use when ordering the results. */
+                ordering?: string;
+                /** @description Narrow to this organization (same as the `X-Organization-ID` header). */
+                organization?: number;
+                /** @description A page number within the paginated result set. */
+                page?: number;
+                /** @description Number of results to return per page. */
+                page_size?: number;
+                parent_id?: number;
+                /**
+                 * @description * `customer` - customer
+                 *     * `lead` - lead
+                 *     * `deal` - deal
+                 *     * `activity` - activity
+                 */
+                parent_type?: "activity" | "customer" | "deal" | "lead";
+                /** @description A search term. */
+                search?: string;
+            };
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedAttachmentList"];
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    attachments_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["AttachmentUploadRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Attachment"];
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Request body larger than `MAX_REQUEST_BODY_BYTES`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported (or missing) request Content-Type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    attachments_retrieve: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path: {
+                /** @description A unique integer value identifying this attachment. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Attachment"];
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    attachments_destroy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path: {
+                /** @description A unique integer value identifying this attachment. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    attachments_download_retrieve: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path: {
+                /** @description A unique integer value identifying this attachment. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, as an attachment. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description S3 storage: a short-lived signed URL. */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    audit_events_list: {
+        parameters: {
+            query?: {
+                action?: string;
+                actor?: number;
+                created_after?: string;
+                created_before?: string;
+                /** @description The pagination cursor value. */
+                cursor?: string;
+                /** @description Narrow to this organization (same as the `X-Organization-ID` header). */
+                organization?: number;
+                /** @description Number of results to return per page. */
+                page_size?: number;
+                record_id?: number;
+                resource?: string;
+            };
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedAuditEventList"];
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    audit_events_retrieve: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path: {
+                /** @description A unique integer value identifying this audit event. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEvent"];
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     auth_change_password_create: {
         parameters: {
             query?: never;
@@ -6666,6 +9140,99 @@ export interface operations {
             };
         };
     };
+    customers_timeline_retrieve: {
+        parameters: {
+            query?: {
+                /** @description The `next` link's cursor. */
+                cursor?: string;
+                /** @description Entries per page (max 100). */
+                page_size?: number;
+            };
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path: {
+                /** @description A unique integer value identifying this customer. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimelinePage"];
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     customers_bulk_delete_create: {
         parameters: {
             query?: never;
@@ -8350,6 +10917,99 @@ export interface operations {
             };
         };
     };
+    deals_timeline_retrieve: {
+        parameters: {
+            query?: {
+                /** @description The `next` link's cursor. */
+                cursor?: string;
+                /** @description Entries per page (max 100). */
+                page_size?: number;
+            };
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path: {
+                /** @description A unique integer value identifying this deal. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimelinePage"];
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     deals_bulk_delete_create: {
         parameters: {
             query?: never;
@@ -9817,8 +12477,9 @@ export interface operations {
                  *     * `vendor` - vendor
                  *     * `member` - member
                  *     * `webhook` - webhook
+                 *     * `activity` - activity
                  */
-                resource?: "customer" | "deal" | "employee" | "lead" | "member" | "vendor" | "webhook";
+                resource?: "activity" | "customer" | "deal" | "employee" | "lead" | "member" | "vendor" | "webhook";
                 resource_id?: number;
                 /**
                  * @description * `customer.created` - customer.created
@@ -9847,8 +12508,12 @@ export interface operations {
                  *     * `member.joined` - member.joined
                  *     * `member.removed` - member.removed
                  *     * `webhook.disabled` - webhook.disabled
+                 *     * `activity.created` - activity.created
+                 *     * `activity.updated` - activity.updated
+                 *     * `activity.deleted` - activity.deleted
+                 *     * `activity.completed` - activity.completed
                  */
-                type?: "customer.created" | "customer.deleted" | "customer.updated" | "deal.created" | "deal.deleted" | "deal.lost" | "deal.reopened" | "deal.stage_changed" | "deal.updated" | "deal.won" | "employee.created" | "employee.deleted" | "employee.updated" | "lead.converted" | "lead.created" | "lead.deleted" | "lead.disqualified" | "lead.qualified" | "lead.updated" | "member.invited" | "member.joined" | "member.removed" | "vendor.created" | "vendor.deleted" | "vendor.updated" | "webhook.disabled";
+                type?: "activity.completed" | "activity.created" | "activity.deleted" | "activity.updated" | "customer.created" | "customer.deleted" | "customer.updated" | "deal.created" | "deal.deleted" | "deal.lost" | "deal.reopened" | "deal.stage_changed" | "deal.updated" | "deal.won" | "employee.created" | "employee.deleted" | "employee.updated" | "lead.converted" | "lead.created" | "lead.deleted" | "lead.disqualified" | "lead.qualified" | "lead.updated" | "member.invited" | "member.joined" | "member.removed" | "vendor.created" | "vendor.deleted" | "vendor.updated" | "webhook.disabled";
             };
             header?: {
                 /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
@@ -10283,6 +12948,505 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Ready"];
+                };
+            };
+        };
+    };
+    imports_list: {
+        parameters: {
+            query?: {
+                /** @description Which field to use when ordering the results. */
+                ordering?: string;
+                /** @description Narrow to this organization (same as the `X-Organization-ID` header). */
+                organization?: number;
+                /** @description A page number within the paginated result set. */
+                page?: number;
+                /** @description Number of results to return per page. */
+                page_size?: number;
+                /**
+                 * @description * `customers` - Customers
+                 *     * `leads` - Leads
+                 */
+                resource?: "customers" | "leads";
+                /** @description A search term. */
+                search?: string;
+                /**
+                 * @description * `pending` - Pending
+                 *     * `running` - Running
+                 *     * `completed` - Completed
+                 *     * `failed` - Failed
+                 *     * `cancelled` - Cancelled
+                 */
+                status?: "cancelled" | "completed" | "failed" | "pending" | "running";
+            };
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedImportJobList"];
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    imports_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImportUploadRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportJob"];
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Request body larger than `MAX_REQUEST_BODY_BYTES`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported (or missing) request Content-Type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    imports_retrieve: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path: {
+                /** @description A unique integer value identifying this import job. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportJob"];
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    imports_cancel_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path: {
+                /** @description A unique integer value identifying this import job. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportJob"];
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Request body larger than `MAX_REQUEST_BODY_BYTES`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported (or missing) request Content-Type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    imports_errors_retrieve: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path: {
+                /** @description A unique integer value identifying this import job. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `row`, `reason`, then the file's columns: one line per refused row. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -11745,6 +14909,99 @@ export interface operations {
             };
             /** @description Unsupported (or missing) request Content-Type. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    leads_timeline_retrieve: {
+        parameters: {
+            query?: {
+                /** @description The `next` link's cursor. */
+                cursor?: string;
+                /** @description Entries per page (max 100). */
+                page_size?: number;
+            };
+            header?: {
+                /** @description Act within this organization only (one where you are a member): lists and lookups are narrowed to it, and a create without `organization` in the body goes there. */
+                "X-Organization-ID"?: number;
+            };
+            path: {
+                /** @description A unique integer value identifying this lead. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimelinePage"];
+                };
+            };
+            /** @description Invalid input (field errors under `details`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Method not allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflicting concurrent change; retry. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -19016,7 +22273,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["User"];
+                    "application/json": components["schemas"]["Profile"];
                 };
             };
             /** @description Invalid input (field errors under `details`). */
@@ -19093,9 +22350,9 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["PatchedUserRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["PatchedUserRequest"];
-                "multipart/form-data": components["schemas"]["PatchedUserRequest"];
+                "application/json": components["schemas"]["PatchedProfileRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["PatchedProfileRequest"];
+                "multipart/form-data": components["schemas"]["PatchedProfileRequest"];
             };
         };
         responses: {
@@ -19104,7 +22361,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["User"];
+                    "application/json": components["schemas"]["Profile"];
                 };
             };
             /** @description Invalid input (field errors under `details`). */
@@ -19199,9 +22456,9 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["PatchedUserRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["PatchedUserRequest"];
-                "multipart/form-data": components["schemas"]["PatchedUserRequest"];
+                "application/json": components["schemas"]["PatchedProfileRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["PatchedProfileRequest"];
+                "multipart/form-data": components["schemas"]["PatchedProfileRequest"];
             };
         };
         responses: {
@@ -19210,7 +22467,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["User"];
+                    "application/json": components["schemas"]["Profile"];
                 };
             };
             /** @description Invalid input (field errors under `details`). */
@@ -19305,9 +22562,9 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["PatchedUserRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["PatchedUserRequest"];
-                "multipart/form-data": components["schemas"]["PatchedUserRequest"];
+                "application/json": components["schemas"]["PatchedProfileRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["PatchedProfileRequest"];
+                "multipart/form-data": components["schemas"]["PatchedProfileRequest"];
             };
         };
         responses: {
@@ -19316,7 +22573,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["User"];
+                    "application/json": components["schemas"]["Profile"];
                 };
             };
             /** @description Invalid input (field errors under `details`). */
@@ -19411,9 +22668,9 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["PatchedUserRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["PatchedUserRequest"];
-                "multipart/form-data": components["schemas"]["PatchedUserRequest"];
+                "application/json": components["schemas"]["PatchedProfileRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["PatchedProfileRequest"];
+                "multipart/form-data": components["schemas"]["PatchedProfileRequest"];
             };
         };
         responses: {
@@ -19422,7 +22679,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["User"];
+                    "application/json": components["schemas"]["Profile"];
                 };
             };
             /** @description Invalid input (field errors under `details`). */
