@@ -17,8 +17,9 @@ from crmApp.admin_actions import (
     within_organization,
 )
 from crmApp.models.base import organization_id_of
+from crmApp.services.audit import audit_values
 from crmApp.services.deals import OPEN_STATUSES
-from crmApp.services.records import record_delete, records_delete
+from crmApp.services.records import record_delete, record_save, records_delete
 
 
 @admin.register(models.User)
@@ -155,6 +156,20 @@ class TenantAdmin(admin.ModelAdmin):
             return fields
         owner_field = type(obj).TENANT_PATH.split("__")[0].removesuffix("_id")
         return fields if owner_field in fields else (*fields, owner_field)
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            # The form changes the instance in place before `save_model`: keep what it held,
+            # so the audit row records the fields the staff member changed.
+            obj._admin_before = audit_values(obj)
+        return obj
+
+    def save_model(self, request, obj, form, change):
+        """Saved through the records service, so the resource's `created`/`updated` event and
+        the audit row name the staff member, as when the API writes."""
+        before = getattr(obj, "_admin_before", None) or audit_values(obj) if change else None
+        record_save(obj, actor=request.user, before=before)
 
     def delete_model(self, request, obj):
         """Deleted through the records service, so a resource's `deleted` event is recorded

@@ -215,6 +215,52 @@ def test_an_admin_form_within_one_organization_saves(two_worlds, client):
     )
 
 
+def test_an_admin_edit_records_the_event_and_audit_row_of_an_api_update(two_worlds, client):
+    from crmApp.models import AuditEvent, Event
+
+    here, _ = two_worlds  # built directly, without events
+    old_stage = here.deal.stage_id
+
+    response = _change(client, here.deal, stage=here.other_stage)
+
+    assert response.status_code == 302
+    boss = _boss()
+    # Typed form values (`"1000"` for a stored 1000.00) are recorded as stored: unchanged.
+    unchanged = {"value", "probability", "currency", "title", "status", "customer_id"}
+    assert _events("deal.updated", here.deal.pk) == [(here.organization.pk, boss.pk)]
+    audit = AuditEvent.objects.get(resource="deal", record_id=here.deal.pk, action="updated")
+    assert (audit.organization_id, audit.actor_id) == (here.organization.pk, boss.pk)
+    assert audit.changes["stage_id"] == {"old": old_stage, "new": here.other_stage.pk}
+    assert unchanged & set(audit.changes) == set()
+    assert Event.objects.filter(type="deal.created", resource_id=here.deal.pk).count() == 0
+
+
+def test_an_admin_add_records_the_created_event_and_audit_row(two_worlds, client):
+    from crmApp.models import AuditEvent, Customer
+
+    here, _ = two_worlds
+    url = reverse("admin:crmApp_customer_add")
+    data = {
+        "organization": str(here.organization.pk),
+        "name": "Added in the admin",
+        "email": "added@example.com",
+        "customer_type": "individual",
+        "status": "active",
+        "_save": "Save",
+    }
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    added = Customer.objects.get(name="Added in the admin")
+    assert _events("customer.created", added.pk) == [(here.organization.pk, _boss().pk)]
+    audit = AuditEvent.objects.get(resource="customer", record_id=added.pk)
+    assert (audit.action, audit.changes["name"]) == (
+        "created",
+        {"old": None, "new": "Added in the admin"},
+    )
+
+
 def test_lists_show_the_useful_columns_and_lifecycle_fields_are_read_only(two_worlds, client):
     from crmApp.models import Customer, Deal, Lead
 

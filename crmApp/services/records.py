@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
@@ -55,6 +56,19 @@ def record_update(instance: M, *, actor: User | None, **changes: Any) -> M:
         setattr(instance, name, value)
     instance.save()
     _record_event(instance, "updated", actor=actor, before=before)
+    return instance
+
+
+@transaction.atomic(savepoint=False)
+def record_save(instance: M, *, actor: User | None, before: dict[str, Any] | None) -> M:
+    """Save `instance` as a form already changed it in place (the Django admin's forms), with
+    the event and audit row `record_create` or `record_update` would record: `before` is its
+    `audit_values` from before the form ran, None for a new row. The row is read back after
+    the save: form values are typed as typed (`"20"` for a stored `20.00`), and the audit row
+    records what the database now holds."""
+    instance.save()
+    instance.refresh_from_db()
+    _record_event(instance, "created" if before is None else "updated", actor=actor, before=before)
     return instance
 
 
