@@ -76,8 +76,8 @@ def test_cursor_pages_cost_the_same_queries_at_any_depth(owner, org):
     ids, queries = walk(owner, "/api/customers/?page_size=1&cursor=")
 
     assert len(ids) == 30
-    # session and user, access, the page (no count)
-    assert queries == [3] * 30
+    # session, user and access in one, the page (no count)
+    assert queries == [2] * 30
 
 
 def test_cursor_pages_go_back_with_previous(owner, org):

@@ -905,12 +905,12 @@ def test_transition_answers_the_detail_as_stored_in_fixed_queries(
 
     assert response.status_code == 200, response.data
     assert response.json()["deal"] == owner.client.get(detail_url(deal.pk)).json()
-    # session, access, the joined read that locks the row (FOR UPDATE OF deals) + its stages,
+    # session+user+access, the joined read that locks the row (FOR UPDATE OF deals) + stages,
     # update, the stage history's close and insert, the event's insert, and a savepoint with
     # its release for the request's atomic block (inside the test's own); the other
     # transitions' services open a savepoint of their own too. A move finds its stage among
     # the prefetched stages.
-    assert queries == (10 if action == "move_stage" else 12)
+    assert queries == (9 if action == "move_stage" else 11)
 
 
 def test_mark_won(owner, org, board):
