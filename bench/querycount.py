@@ -37,6 +37,23 @@ def count(client: Client, method: str, path: str, body) -> tuple[int, int]:
     return response.status_code, len(queries)
 
 
+def other_stages(client: Client, move_path: str):
+    """Open stages of the deal's pipeline, each different from the one before, starting with
+    one the deal is not in: every counted move then changes the stage (and its history)."""
+    deal = client.get(move_path.replace("move_stage/", "")).json()
+    stages = [
+        s["id"]
+        for s in deal["pipeline"]["stages"]
+        if not s["is_closed_won"] and not s["is_closed_lost"]
+    ]
+    current = deal["stage"]["id"] if deal["stage"] else None
+    while True:
+        for stage in stages:
+            if stage != current:
+                yield stage
+                current = stage
+
+
 def main() -> None:
     client = Client(HTTP_AUTHORIZATION=f"Bearer {os.environ['BENCH_TOKEN']}")
     samples = json.loads(os.environ["BENCH_SAMPLES"])
@@ -44,9 +61,14 @@ def main() -> None:
     for name, (method, path, body) in samples.items():
         if name == "lead_create":
             body = {**body, "email": "querycount-1@bench.example.com"}
+        if name == "deal_move_stage":
+            moves = other_stages(client, path)
+            body = {"stage_id": next(moves)}
         status, cold = count(client, method, path, body)
         if name == "lead_create":
             body = {**body, "email": "querycount-2@bench.example.com"}
+        if name == "deal_move_stage":
+            body = {"stage_id": next(moves)}  # a real move again, not a move to where it is
         status, warm = count(client, method, path, body)
         results[name] = {"status": status, "cold": cold, "warm": warm}
     pages = {}

@@ -476,10 +476,10 @@ def test_bad_filter_values_are_a_400(owner, org, params):
     assert response.json()["status_code"] == 400
 
 
-def test_a_forged_cursor_is_a_404_envelope(owner, org):
+def test_a_forged_cursor_is_a_400_envelope(owner, org):
     response = owner.client.get(URL, {"cursor": "not-a-cursor"})
-    assert response.status_code == 404
-    assert response.json()["status_code"] == 404
+    assert response.status_code == 400
+    assert response.json()["details"] == {"cursor": ["Invalid cursor."]}
 
 
 @pytest.mark.parametrize(

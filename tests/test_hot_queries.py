@@ -6,6 +6,7 @@ pin that they return exactly what the ORM would and that the PostgreSQL path rea
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from crmApp.authentication import session_user
 from crmApp.db import hot_cursor
@@ -38,6 +39,26 @@ def test_session_user_refuses_revoked_and_mismatched_sessions(owner, admin):
     assert session_user(session.pk + 10_000, owner.user.pk) is None
     UserSession.objects.filter(pk=session.pk).update(is_revoked=True)
     assert session_user(session.pk, owner.user.pk) is None
+
+
+@pytest.mark.parametrize("kind", ["owner", "admin role", "two organizations", "no membership"])
+def test_access_read_with_the_session_equals_the_access_query(org, other_org, kind):
+    """Authentication reads the access rows in its session query; the Access built from them
+    must be exactly the one the access query alone resolves, in one query instead of two."""
+    member = make_member(org, owner=kind == "owner", role="admin" if kind != "owner" else None)
+    if kind == "two organizations":
+        member.user.user_organizations.create(organization=other_org, is_owner=True)
+    if kind == "no membership":
+        member.user.user_organizations.all().delete()
+    session = UserSession.objects.get(user=member.user)
+
+    with CaptureQueriesContext(connection) as queries:
+        user = session_user(session.pk, member.user.pk)
+        preloaded = resolve_access(user)
+
+    assert len(queries) == 1
+    assert preloaded == resolve_access(User.objects.get(pk=member.user.pk))
+    assert (kind == "no membership") == (preloaded.member_org_ids == frozenset())
 
 
 def test_token_with_non_integer_claims_is_refused(owner):
@@ -85,13 +106,13 @@ def test_hot_queries_are_prepared_once_per_connection_on_postgresql(owner):
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
 
+    # the session query (with the access rows riding along) and the access query alone
     assert sum('FROM "refresh_tokens" s' in text for text in prepared) == 1
-    assert sum("FROM user_organizations uo" in text for text in prepared) == 1
+    assert sum(text.lstrip().startswith("SELECT uo.organization_id") for text in prepared) == 1
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL")
 def test_hot_cursor_is_plain_while_queries_are_logged():
-    from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as queries, hot_cursor() as cursor:
         cursor.execute("SELECT %s + 1", [41])

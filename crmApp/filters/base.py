@@ -17,7 +17,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter, SearchFilter
 
 #: Query parameters every list understands besides its FilterSet's own.
-COMMON_PARAMS = frozenset({"page", "page_size", "search", "ordering", "format", "organization"})
+COMMON_PARAMS = frozenset(
+    {"page", "page_size", "cursor", "search", "ordering", "format", "organization"}
+)
 MAX_SEARCH_LENGTH = 200
 
 

@@ -41,7 +41,8 @@ class Access:
 #: is decided in Python: the IN-subquery form of that rule tripled the planning time, which was
 #: most of this query's ~1.5 ms. Plain SQL: compiling the equivalent ORM union cost ~4 ms.
 ACCESS_SQL = """
-SELECT uo.organization_id, uo.is_owner, o.is_active, NULL, NULL, NULL
+SELECT uo.organization_id AS org_id, uo.is_owner AS owner, o.is_active AS org_active,
+       NULL AS assigned_in, NULL AS resource, NULL AS action
   FROM user_organizations uo
   JOIN organizations o ON o.id = uo.organization_id
  WHERE uo.user_id = %(user)s AND uo.is_active = %(yes)s
@@ -55,8 +56,18 @@ SELECT r.organization_id, NULL, NULL, ur.organization_id, p.resource, p.action
 """
 
 
+#: The columns of one ACCESS_SQL row, in order (a statement embedding it selects these).
+ACCESS_COLUMNS = ("org_id", "owner", "org_active", "assigned_in", "resource", "action")
+#: Where authentication leaves the access rows it read with the session (a list of ACCESS_SQL
+#: rows), on the user instance of the request: `resolve_access` then needs no query.
+PRELOADED_ACCESS_ROWS = "_crm_access_rows"
+
+AccessRow = tuple[int | None, bool | None, bool | None, int | None, str | None, str | None]
+
+
 def resolve_access(user) -> Access:
-    """Memberships and role grants of `user`, read in ONE query (see ACCESS_SQL).
+    """Memberships and role grants of `user`, read in ONE query (see ACCESS_SQL), or none when
+    authentication already read them in its session query (`PRELOADED_ACCESS_ROWS`).
 
     A grant counts only when both the role's and the assignment's organization are active
     memberships of the user: leaving an organization (or being deactivated in it) ends every
@@ -64,15 +75,25 @@ def resolve_access(user) -> Access:
     """
     if user is None or not user.is_authenticated:
         return Access(user_id=None)
-    with hot_cursor() as cursor:
-        cursor.execute(ACCESS_SQL, {"user": user.pk, "yes": True})
-        rows = cursor.fetchall()
+    rows = getattr(user, PRELOADED_ACCESS_ROWS, None)
+    if rows is None:
+        with hot_cursor() as cursor:
+            cursor.execute(ACCESS_SQL, {"user": user.pk, "yes": True})
+            rows = cursor.fetchall()
+    return access_from_rows(user.pk, rows)
+
+
+def access_from_rows(user_id: int, rows) -> Access:
+    """The Access of ACCESS_SQL's rows (a row of nothing but nulls is skipped: an outer join's
+    answer for a user without memberships or grants)."""
     member_ids: set[int] = set()
     owner_ids: set[int] = set()
     active_ids: set[int] = set()
     assigned: list[tuple[int, int, Perm]] = []
     for org_id, is_owner, org_active, assigned_in, resource, action in rows:
         if resource is None:
+            if org_id is None:
+                continue
             member_ids.add(org_id)
             if is_owner:
                 owner_ids.add(org_id)
@@ -85,7 +106,7 @@ def resolve_access(user) -> Access:
         if org_id in member_ids and assigned_in in member_ids:
             grants[org_id].add(perm)
     return Access(
-        user_id=user.pk,
+        user_id=user_id,
         member_org_ids=frozenset(member_ids),
         owner_org_ids=frozenset(owner_ids),
         active_org_ids=frozenset(active_ids),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -27,6 +28,8 @@ from django.core.paginator import Paginator
 from django.db.models import BigIntegerField, ExpressionWrapper, F, QuerySet
 from django.db.models.expressions import Combinable
 from django.utils.functional import cached_property
+
+T = TypeVar("T")
 
 DEFAULT_EXACT_COUNT_LIMIT = 10_000
 DEFAULT_COUNT_CACHE_SECONDS = 60
@@ -108,17 +111,24 @@ def cached_if_large(queryset: QuerySet, name: str, compute: Callable[[QuerySet],
     aggregating hundreds of thousands of rows on every request cannot keep latency low.
     A cache miss costs no extra query.
     """
-    limit = getattr(settings, "PAGINATION_EXACT_COUNT_LIMIT", DEFAULT_EXACT_COUNT_LIMIT)
-    if limit <= 0:
-        return compute(queryset)
     try:
         key = f"{count_cache_key(queryset)}:{name}"
     except EmptyResultSet:
         return compute(queryset)
+    return cached_figures(key, lambda: compute(queryset), size)
+
+
+def cached_figures(key: str, compute: Callable[[], T], size: Callable[[T], int]) -> T:
+    """`compute()`, cached under `key` when `size` of its result (the rows it summed) is above
+    `PAGINATION_EXACT_COUNT_LIMIT`: figures of small tenants stay exact and fresh, those of
+    huge ones are reused for `PAGINATION_COUNT_CACHE_SECONDS` (see `cached_if_large`)."""
+    limit = getattr(settings, "PAGINATION_EXACT_COUNT_LIMIT", DEFAULT_EXACT_COUNT_LIMIT)
+    if limit <= 0:
+        return compute()
     cached = cache.get(key)
     if cached is not None:
         return cached
-    result = compute(queryset)
+    result = compute()
     if size(result) > limit:
         timeout = getattr(settings, "PAGINATION_COUNT_CACHE_SECONDS", DEFAULT_COUNT_CACHE_SECONDS)
         cache.set(key, result, timeout)

@@ -3,7 +3,9 @@
 import datetime
 from decimal import Decimal
 
+from django.db import transaction
 from django.db.models import (
+    BooleanField,
     Count,
     DateTimeField,
     F,
@@ -152,6 +154,17 @@ LIST_FIELDS: tuple[Field, ...] = (
 )
 
 
+#: The viewset actions that change a deal's stage or outcome: their read locks the row.
+TRANSITION_ACTIONS = frozenset({"move_stage", "mark_won", "mark_lost", "reopen"})
+#: Set (True) on a deal read with `FOR UPDATE` by `DealSelector.locked`.
+ROW_LOCKED = "row_locked"
+
+
+def row_locked(deal: Deal) -> bool:
+    """Whether `deal` was read under its row lock inside the current transaction."""
+    return getattr(deal, ROW_LOCKED, False) is True and transaction.get_connection().in_atomic_block
+
+
 class DealSelector(ResourceSelector):
     model = Deal
     list_rows = ListSpec(LIST_FIELDS)
@@ -166,6 +179,22 @@ class DealSelector(ResourceSelector):
             "timeline",
         }
     )
+
+    def for_action(self, queryset: QuerySet, action: str | None) -> QuerySet:
+        shaped = super().for_action(queryset, action)
+        return self.locked(shaped) if action in TRANSITION_ACTIONS else shaped
+
+    def locked(self, queryset: QuerySet) -> QuerySet:
+        """The deals read with their row lock (`FOR UPDATE OF deals`), marked `row_locked`.
+
+        A transition reads the deal with the detail's joins to answer with it; locking that
+        read saves the service its own locking read (one statement of a move). The mark tells
+        the service the row is locked and current; it holds only inside the transaction that
+        read it (every write request is one), see `row_locked`.
+        """
+        return queryset.select_for_update(of=("self",)).annotate(
+            **{ROW_LOCKED: Value(True, output_field=BooleanField())}
+        )
 
     def detail(self, queryset: QuerySet) -> QuerySet:
         return (

@@ -47,18 +47,23 @@ class DaysBetween(Func):
         )
 
 
-class PercentileCont(Aggregate):
-    """PostgreSQL's continuous percentile of `expression` (`fraction` between 0 and 1)."""
+class PercentilesCont(Aggregate):
+    """PostgreSQL's continuous percentiles of `expression` at several `fractions` at once: one
+    sort of the group's values instead of one per percentile (a list, in the fractions' order)."""
 
     function = "percentile_cont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
+    template = "%(function)s(ARRAY[%(fractions)s]) WITHIN GROUP (ORDER BY %(expressions)s)"
 
-    def __init__(self, expression: Any, *, fraction: float, **extra: Any) -> None:
-        if not 0 <= fraction <= 1:
-            raise ValueError("fraction must be between 0 and 1")
-        # A constant of ours (never client input) written into the SQL as a literal.
-        super().__init__(expression, fraction=repr(float(fraction)), **extra)
+    def __init__(self, expression: Any, *, fractions: Sequence[float], **extra: Any) -> None:
+        if not fractions or not all(0 <= fraction <= 1 for fraction in fractions):
+            raise ValueError("fractions must be between 0 and 1")
+        from django.contrib.postgres.fields import ArrayField
+
+        # Constants of ours (never client input) written into the SQL as literals.
+        literals = ", ".join(f"{float(fraction)!r}::float8" for fraction in fractions)
+        super().__init__(
+            expression, fractions=literals, output_field=ArrayField(FloatField()), **extra
+        )
 
 
 def percentile_cont(ordered: Sequence[float], fraction: float) -> float | None:

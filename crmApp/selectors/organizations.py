@@ -1,5 +1,6 @@
 """Organization and membership reads."""
 
+from django.db import router
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
@@ -9,6 +10,17 @@ from crmApp.selectors.base import ResourceSelector
 #: Caps on the unpaginated arrays.
 MAX_MY_ORGANIZATIONS = 200
 MAX_MEMBERS = 500
+
+
+def organization_reference(pk: int) -> Organization:
+    """An Organization standing for row `pk` without reading it: only its id is set, every
+    other field is deferred (read from the database on first access, so never wrong).
+
+    For forms that must name the organization a record goes to when the caller's access
+    (read with the session) already proves it is one of their memberships: a create then
+    sends no SELECT of the organization row just to set a foreign key.
+    """
+    return Organization.from_db(router.db_for_read(Organization), ["id"], [pk])
 
 
 def active_member_count(organization_path: str = "pk") -> Coalesce:

@@ -17,6 +17,7 @@ from crmApp.models import Organization
 from crmApp.models.base import organization_id_of, tenant_filter
 from crmApp.permissions import get_access
 from crmApp.selectors.base import external_id_taken
+from crmApp.selectors.organizations import organization_reference
 
 MAX_TEXT_LENGTH = 10_000
 MAX_TAGS = 50
@@ -52,6 +53,20 @@ class OrganizationField(serializers.PrimaryKeyRelatedField):
         if request is None:
             return Organization.objects.none()
         return Organization.objects.filter(pk__in=get_access(request).member_org_ids)
+
+    def to_internal_value(self, data):
+        """The organization, when it is one of the caller's memberships, without a query: the
+        access read with the session proves it (`organization_reference`)."""
+        request = self.context.get("request")
+        if request is None or isinstance(data, bool):
+            return super().to_internal_value(data)
+        try:
+            pk = int(data)
+        except (TypeError, ValueError):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if isinstance(data, float) or pk not in get_access(request).member_org_ids:
+            return super().to_internal_value(data)  # the queryset's own answer and message
+        return organization_reference(pk)
 
 
 class ZipCodeField(serializers.CharField):
@@ -241,16 +256,8 @@ class TenantModelSerializer(BoundedModelSerializer):
             default_id = self.get_default_organization_id()
             if default_id is None:
                 raise serializers.ValidationError({"organization": ["This field is required."]})
-            attrs["organization"] = self.organization_with_id(default_id)
+            attrs["organization"] = organization_reference(default_id)
         return attrs["organization"].pk
-
-    def organization_with_id(self, organization_id: int) -> Organization:
-        """The organization row; a caller validating many rows for one organization (an import)
-        hands it over in the context as `organization` instead of a read per row."""
-        known = self.context.get("organization")
-        if known is not None and known.pk == organization_id:
-            return known
-        return Organization.objects.get(pk=organization_id)
 
     def validate(self, attrs):
         attrs = super().validate(attrs)

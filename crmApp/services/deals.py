@@ -37,7 +37,7 @@ from crmApp.models import (
     PipelineStage,
     User,
 )
-from crmApp.selectors.deals import STAGE_ENTERED_AT
+from crmApp.selectors.deals import STAGE_ENTERED_AT, row_locked
 from crmApp.selectors.relations import carry_loaded_relations
 from crmApp.services.audit import audit_record, audit_values
 from crmApp.services.events import event_record_for
@@ -87,6 +87,8 @@ def _lock(deal: Deal) -> Deal:
     the assignee) carry over to the fresh instance wherever the row still points at them, so
     the caller can answer with the detail without a second joined read.
     """
+    if row_locked(deal):  # read with FOR UPDATE in this transaction (DealSelector.locked)
+        return deal
     locked = Deal.objects.select_for_update().get(pk=deal.pk)
     carry_loaded_relations(deal, locked)
     return locked
@@ -173,14 +175,6 @@ def _may_enter(deal: Deal, stage: PipelineStage) -> bool:
     if deal.is_lost:
         return stage.is_closed_lost
     return True
-
-
-def _check_can_enter(deal: Deal, stage: PipelineStage) -> None:
-    if not _may_enter(deal, stage):
-        outcome = "won" if deal.is_won else "lost"
-        raise DealTransitionError(
-            f"A {outcome} deal can only move into a closed-{outcome} stage; reopen it first."
-        )
 
 
 @transaction.atomic
@@ -273,28 +267,60 @@ def deal_update(*, deal: Deal, actor: User | None, **changes) -> Deal:
     return deal
 
 
-@transaction.atomic
-def deal_move_stage(*, deal: Deal, stage_id: int, actor: User | None) -> Deal:
-    """Move a deal to another stage of its own pipeline (see the module docstring)."""
-    deal = _lock(deal)
-    before = _stage_state(deal)
-    values = audit_values(deal)
-    if deal.pipeline_id is None:  # every stage is in a pipeline: none is the deal's
-        raise StageNotFound()
-    try:
-        stage = PipelineStage.objects.get(
-            pk=stage_id,
-            pipeline_id=deal.pipeline_id,
-            **{PipelineStage.TENANT_PATH: deal.organization_id},
+def _stage_of_pipeline(deal: Deal, pipeline_id: int, stage_id: int) -> PipelineStage | None:
+    """The stage `stage_id` of the deal's pipeline `pipeline_id` (None when it has none such).
+
+    Read from the pipeline's stages when the deal already holds them (the detail's prefetch,
+    which the answer shows anyway); else one query.
+    """
+    pipeline_field = Deal._meta.get_field("pipeline")
+    if pipeline_field.is_cached(deal) and deal.pipeline is not None:
+        pipeline = deal.pipeline
+        stages = getattr(pipeline, "_prefetched_objects_cache", {}).get("stages")
+        if stages is not None:
+            if pipeline.organization_id != deal.organization_id:
+                return None
+            return next((stage for stage in stages if stage.pk == stage_id), None)
+    return PipelineStage.objects.filter(
+        pk=stage_id,
+        pipeline_id=pipeline_id,
+        **{PipelineStage.TENANT_PATH: deal.organization_id},
+    ).first()
+
+
+def _move_refusal(deal: Deal, stage: PipelineStage | None) -> Exception | None:
+    if stage is None:  # also every deal without a pipeline: no stage is its own
+        return StageNotFound()
+    if not _may_enter(deal, stage):
+        outcome = "won" if deal.is_won else "lost"
+        return DealTransitionError(
+            f"A {outcome} deal can only move into a closed-{outcome} stage; reopen it first."
         )
-    except PipelineStage.DoesNotExist:
-        raise StageNotFound() from None
-    _check_can_enter(deal, stage)
-    _enter_stage(deal, stage)
-    # Only what a move can change (plus expected_revenue/updated_at, added by Deal.save).
-    deal.save(update_fields=MOVE_FIELDS)
-    _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
-    event_record_for(deal, "deal.stage_changed", actor=actor, before=values)
+    return None
+
+
+def deal_move_stage(*, deal: Deal, stage_id: int, actor: User | None) -> Deal:
+    """Move a deal to another stage of its own pipeline (see the module docstring).
+
+    A refusal is decided before anything is written and raised once the atomic block has
+    ended, so the block needs no savepoint of its own inside a request's transaction (two
+    statements of a move): it never ends by an exception that it must undo alone.
+    """
+    with transaction.atomic(savepoint=False):
+        deal = _lock(deal)
+        pipeline_id = deal.pipeline_id
+        stage = None if pipeline_id is None else _stage_of_pipeline(deal, pipeline_id, stage_id)
+        refusal = _move_refusal(deal, stage)
+        if refusal is None and stage is not None:
+            before = _stage_state(deal)
+            values = audit_values(deal)
+            _enter_stage(deal, stage)
+            # Only what a move can change (plus expected_revenue/updated_at, by Deal.save).
+            deal.save(update_fields=MOVE_FIELDS)
+            _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
+            event_record_for(deal, "deal.stage_changed", actor=actor, before=values)
+    if refusal is not None:
+        raise refusal
     return deal
 
 

@@ -16,6 +16,7 @@ from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
+from crmApp.pagination import StandardPagination
 from crmApp.permissions import (
     Access,
     OrganizationPermission,
@@ -178,7 +179,10 @@ class OrganizationScopedMixin(AtomicWritesMixin):
         if spec is None:
             return super().list(request, *args, **kwargs)
         queryset = self.filter_queryset(self.get_queryset())
-        searched = bool(request.query_params.get("search", "").strip())
+        # Cursor pages count nothing, so a search needs no count-first path either.
+        searched = bool(request.query_params.get("search", "").strip()) and not (
+            StandardPagination.wants_cursor(request)
+        )
         rows = self.selector.page_rows(queryset, searched=searched)
         page = self.paginate_queryset(rows)
         if page is None:

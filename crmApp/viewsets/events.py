@@ -1,15 +1,15 @@
 """`/api/events/`: the organization's outbox events, newest first (read-only)."""
 
 from rest_framework import mixins, viewsets
-from rest_framework.pagination import CursorPagination
 
 from crmApp.filters.events import EventFilterBackend, EventFilterSet
+from crmApp.pagination import SignedCursorPagination
 from crmApp.selectors.events import EventSelector
 from crmApp.serializers.events import EventSerializer
 from crmApp.viewsets.base import OrganizationScopedMixin
 
 
-class EventCursorPagination(CursorPagination):
+class EventCursorPagination(SignedCursorPagination):
     """Cursor pages over (created_at, id) descending, served by `events_org_newest_idx`.
 
     A cursor, unlike a page number, stays correct while new events arrive at the top, and
@@ -17,9 +17,6 @@ class EventCursorPagination(CursorPagination):
     """
 
     ordering = ("-created_at", "-id")
-    page_size = 25
-    page_size_query_param = "page_size"
-    max_page_size = 100
 
 
 class EventViewSet(

@@ -67,9 +67,9 @@ def test_the_audit_adds_exactly_one_insert_per_write(manager, org):
     assert response.status_code == 200
     statements = _audit_statements(ctx.captured_queries)
     assert len(statements) == 1 and statements[0].startswith("INSERT INTO")
-    # savepoint, session, access, row, UPDATE, audit INSERT, event INSERT, the answer's read,
-    # release: the same statements as before the audit, plus its one INSERT
-    assert len(ctx.captured_queries) == 9
+    # savepoint, session with access, row, UPDATE, audit INSERT, event INSERT, the answer's
+    # read, release: the same statements as before the audit, plus its one INSERT
+    assert len(ctx.captured_queries) == 8
 
 
 def test_a_bulk_delete_audits_every_row_in_one_insert(manager, org):
@@ -249,7 +249,7 @@ def test_the_list_reads_a_fixed_number_of_queries(owner, org, admin):
         response = owner.client.get(URL)
 
     assert len(response.data["results"]) == 21
-    assert len(one) == len(many) == 3  # session, access, the page with its actors
+    assert len(one) == len(many) == 2  # session with access, the page with its actors
 
 
 def test_the_purge_deletes_rows_past_the_retention(settings, org):

@@ -84,3 +84,31 @@ def test_deal_create_answers_what_a_get_returns(owner, org, rep):
     assert [s["order"] for s in created["pipeline"]["stages"]] == [0, 1]
     assert created["expected_revenue"] == "300.15"
     assert reads == 1  # the pipeline's stages are not on a created deal: re-read
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_a_create_does_not_read_its_organization_row(owner, org, named):
+    """The caller's access (read with the session) proves the organization is theirs; the row
+    itself is not read to set the foreign key, whether the body names it or not."""
+    body = {"name": "Ada", "email": "ada@example.com"}
+    if named:
+        body["organization"] = org.pk
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = owner.client.post("/api/leads/", body, format="json")
+
+    assert response.status_code == 201, response.data
+    assert response.json()["organization"] == org.pk
+    assert not any('FROM "organizations"' in query["sql"] for query in ctx.captured_queries)
+
+
+@pytest.mark.parametrize("value", [10**6, "abc", "1.5", True])
+def test_an_organization_that_is_not_the_callers_is_refused(owner, value):
+    response = owner.client.post(
+        "/api/leads/",
+        {"organization": value, "name": "Ada", "email": "a@example.com"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()["details"]) == ["organization"]

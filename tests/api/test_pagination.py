@@ -136,7 +136,7 @@ def test_list_query_count_is_at_most_four_whatever_the_page_size(owner, settings
     large, large_body = list_queries(owner, URL + "?page_size=100")
 
     assert (len(small_body["results"]), len(large_body["results"])) == (10, 100)
-    assert small == large == 4  # session+user, access, capped count, page
+    assert small == large == 3  # session+user+access, capped count, page
 
 
 def test_list_with_a_cached_count_skips_the_count_query(owner, settings):
@@ -147,8 +147,8 @@ def test_list_with_a_cached_count_skips_the_count_query(owner, settings):
     warm, body = list_queries(owner, URL)
 
     assert body["count"] == 8
-    assert cold == 5  # session+user, access, capped count, full count, page
-    assert warm == 3  # session+user, access, page
+    assert cold == 4  # session+user+access, capped count, full count, page
+    assert warm == 2  # session+user+access, page
 
 
 def test_access_is_resolved_in_one_query(org, other_org):
@@ -229,7 +229,7 @@ def test_stats_of_a_huge_tenant_are_reused_for_a_while(owner, settings):
         second = owner.client.get("/api/leads/stats/").json()
 
     assert (first["total"], second["total"]) == (3, 3)
-    assert len(queries) == 2  # session+user, access; the figures come from the cache
+    assert len(queries) == 1  # session+user+access; the figures come from the cache
 
 
 def test_deal_stats_of_a_huge_tenant_are_reused_for_a_while(owner, settings):

@@ -476,3 +476,45 @@ def test_backfill_opens_one_row_per_deal_with_a_stage(org):
         )
     )
     assert rows == [(won.pk, won.stage_id, "won", won.created_at, None)]
+
+
+# --- huge tenants' figures are reused for a while -----------------------------------------------
+
+
+def add_closed_deal_and_lead(org, data):
+    s0 = data["stages"][0]
+    made = DealFactory(organization=org, pipeline=data["pipeline"], stage=s0, value=10)
+    Deal.objects.filter(pk=made.pk).update(
+        is_won=True, status="closed", actual_close_date=dt.date(2026, 1, 20)
+    )
+    history(made, s0, "2026-01-02", "2026-01-03")
+    LeadFactory(organization=org, source="event")
+
+
+@pytest.mark.parametrize("name", list(reports.REPORTS))
+def test_figures_above_the_cap_are_the_plain_figures_reused_for_a_while(org, data, settings, name):
+    settings.PAGINATION_EXACT_COUNT_LIMIT = 1
+    plain = getattr(reports, name)(filters(org))
+
+    served = reports.REPORTS[name](filters(org))
+    add_closed_deal_and_lead(org, data)
+    again = reports.REPORTS[name](filters(org))
+    fresh = getattr(reports, name)(filters(org))
+
+    assert served == plain
+    assert again == plain  # reused: the new deal is not in it yet
+    assert fresh != plain
+    # another narrowing is other figures, computed afresh
+    narrowed = filters(org, owner_id=data["e1"].pk)
+    assert reports.REPORTS[name](narrowed) == getattr(reports, name)(narrowed)
+
+
+@pytest.mark.parametrize("name", list(reports.REPORTS))
+def test_figures_under_the_cap_are_always_fresh(org, data, name):
+    before = reports.REPORTS[name](filters(org))
+    add_closed_deal_and_lead(org, data)
+
+    after = reports.REPORTS[name](filters(org))
+
+    assert after == getattr(reports, name)(filters(org))
+    assert after != before

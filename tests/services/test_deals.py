@@ -4,10 +4,11 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from crmApp.errors import InvalidInput
 from crmApp.models import Deal
-from crmApp.selectors.deals import deal_stats
+from crmApp.selectors.deals import DealSelector, deal_stats
 from crmApp.services.deals import (
     DealTransitionError,
     StageNotFound,
@@ -258,6 +259,33 @@ def test_move_stage_outside_the_pipeline_is_not_found(board):
     Deal.objects.filter(pk=deal.pk).update(pipeline=None)
     with pytest.raises(StageNotFound):
         deal_move_stage(actor=None, deal=deal, stage_id=board["proposal"].pk)
+
+
+def test_a_move_of_a_deal_read_under_lock_neither_locks_again_nor_reads_its_stage(board):
+    deal = new_deal(board)
+    other = PipelineStageFactory(pipeline=PipelineFactory(organization=deal.organization))
+    read = DealSelector().for_action(Deal.objects.filter(pk=deal.pk), "move_stage").get()
+
+    with CaptureQueriesContext(connection) as ctx:
+        moved = deal_move_stage(actor=None, deal=read, stage_id=board["proposal"].pk)
+    with pytest.raises(StageNotFound):  # not among the pipeline's prefetched stages
+        deal_move_stage(actor=None, deal=read, stage_id=other.pk)
+
+    statements = [query["sql"] for query in ctx.captured_queries]
+    assert [sql.split(" ", 1)[0] for sql in statements] == ["UPDATE", "UPDATE", "INSERT", "INSERT"]
+    assert moved is read and moved.stage == board["proposal"]
+    assert Deal.objects.get(pk=deal.pk).stage_id == board["proposal"].pk  # still usable
+
+
+def test_a_refused_move_needs_no_savepoint_and_leaves_the_transaction_usable(board):
+    deal = new_deal(board)
+    deal_mark_won(actor=None, deal=deal)
+
+    with CaptureQueriesContext(connection) as ctx, pytest.raises(DealTransitionError):
+        deal_move_stage(actor=None, deal=deal, stage_id=board["proposal"].pk)
+
+    assert not any("SAVEPOINT" in query["sql"] for query in ctx.captured_queries)
+    assert Deal.objects.get(pk=deal.pk).is_won
 
 
 def test_update_refuses_outcome_changes(board):
