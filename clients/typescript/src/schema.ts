@@ -5308,6 +5308,8 @@ export interface operations {
             query?: {
                 assignee?: number;
                 completed?: boolean;
+                /** @description Keyset pagination in the default order instead of page numbers: an empty value starts at the first page, `next`/`previous` carry the following ones. The answer then has no `count`. */
+                cursor?: string;
                 customer?: number;
                 deal?: number;
                 due_after?: string;
@@ -6334,6 +6336,8 @@ export interface operations {
     attachments_list: {
         parameters: {
             query?: {
+                /** @description Keyset pagination in the default order instead of page numbers: an empty value starts at the first page, `next`/`previous` carry the following ones. The answer then has no `count`. */
+                cursor?: string;
                 /** @description Which field to use when ordering the results. */
                 ordering?: string;
                 /** @description Narrow to this organization (same as the `X-Organization-ID` header). */
@@ -7638,6 +7642,8 @@ export interface operations {
     auth_refresh_tokens_list: {
         parameters: {
             query?: {
+                /** @description Keyset pagination in the default order instead of page numbers: an empty value starts at the first page, `next`/`previous` carry the following ones. The answer then has no `count`. */
+                cursor?: string;
                 /** @description Which field to use when ordering the results. */
                 ordering?: string;
                 /** @description A page number within the paginated result set. */
@@ -8316,6 +8322,8 @@ export interface operations {
                 assigned_to?: number;
                 created_after?: string;
                 created_before?: string;
+                /** @description Keyset pagination in the default order instead of page numbers: an empty value starts at the first page, `next`/`previous` carry the following ones. The answer then has no `count`. */
+                cursor?: string;
                 /**
                  * @description * `individual` - Individual
                  *     * `business` - Business
@@ -9773,6 +9781,8 @@ export interface operations {
                 close_before?: string;
                 created_after?: string;
                 created_before?: string;
+                /** @description Keyset pagination in the default order instead of page numbers: an empty value starts at the first page, `next`/`previous` carry the following ones. The answer then has no `count`. */
+                cursor?: string;
                 customer?: number;
                 external_id?: string;
                 is_lost?: boolean;
@@ -11643,6 +11653,8 @@ export interface operations {
     employees_list: {
         parameters: {
             query?: {
+                /** @description Keyset pagination in the default order instead of page numbers: an empty value starts at the first page, `next`/`previous` carry the following ones. The answer then has no `count`. */
+                cursor?: string;
                 department?: string;
                 /**
                  * @description * `full_time` - Full time
@@ -12955,6 +12967,8 @@ export interface operations {
     imports_list: {
         parameters: {
             query?: {
+                /** @description Keyset pagination in the default order instead of page numbers: an empty value starts at the first page, `next`/`previous` carry the following ones. The answer then has no `count`. */
+                cursor?: string;
                 /** @description Which field to use when ordering the results. */
                 ordering?: string;
                 /** @description Narrow to this organization (same as the `X-Organization-ID` header). */
@@ -13454,6 +13468,8 @@ export interface operations {
     invitations_list: {
         parameters: {
             query?: {
+                /** @description Keyset pagination in the default order instead of page numbers: an empty value starts at the first page, `next`/`previous` carry the following ones. The answer then has no `count`. */
+                cursor?: string;
                 /** @description Which field to use when ordering the results. */
                 ordering?: string;
                 /** @description Narrow to this organization (same as the `X-Organization-ID` header). */
@@ -13973,6 +13989,8 @@ export interface operations {
                 assigned_to?: number;
                 created_after?: string;
                 created_before?: string;
+                /** @description Keyset pagination in the default order instead of page numbers: an empty value starts at the first page, `next`/`previous` carry the following ones. The answer then has no `count`. */
+                cursor?: string;
                 external_id?: string;
                 is_converted?: boolean;
                 max_score?: number;
@@ -15573,6 +15591,8 @@ export interface operations {
     organizations_list: {
         parameters: {
             query?: {
+                /** @description Keyset pagination in the default order instead of page numbers: an empty value starts at the first page, `next`/`previous` carry the following ones. The answer then has no `count`. */
+                cursor?: string;
                 /** @description Which field to use when ordering the results. */
                 ordering?: string;
                 /** @description Narrow to this organization (same as the `X-Organization-ID` header). */
@@ -16677,6 +16697,8 @@ export interface operations {
     permissions_list: {
         parameters: {
             query?: {
+                /** @description Keyset pagination in the default order instead of page numbers: an empty value starts at the first page, `next`/`previous` carry the following ones. The answer then has no `count`. */
+                cursor?: string;
                 /** @description Which field to use when ordering the results. */
                 ordering?: string;
                 /** @description Narrow to this organization (same as the `X-Organization-ID` header). */
@@ -17371,6 +17393,8 @@ export interface operations {
     pipeline_stages_list: {
         parameters: {
             query?: {
+                /** @description Keyset pagination in the default order instead of page numbers: an empty value starts at the first page, `next`/`previous` carry the following ones. The answer then has no `count`. */
+                cursor?: string;
                 is_active?: boolean;
                 /** @description Which field to use when ordering the results. */
                 ordering?: string;
@@ -18093,6 +18117,8 @@ export interface operations {
         parameters: {
             query?: {
                 active_only?: boolean;
+                /** @description Keyset pagination in the default order instead of page numbers: an empty value starts at the first page, `next`/`previous` carry the following ones. The answer then has no `count`. */
+                cursor?: string;
                 is_active?: boolean;
                 is_default?: boolean;
                 /** @description Which field to use when ordering the results. */
@@ -19451,6 +19477,8 @@ export interface operations {
     roles_list: {
         parameters: {
             query?: {
+                /** @description Keyset pagination in the default order instead of page numbers: an empty value starts at the first page, `next`/`previous` carry the following ones. The answer then has no `count`. */
+                cursor?: string;
                 /** @description Which field to use when ordering the results. */
                 ordering?: string;
                 /** @description Narrow to this organization (same as the `X-Organization-ID` header). */
@@ -20279,6 +20307,8 @@ export interface operations {
     user_organizations_list: {
         parameters: {
             query?: {
+                /** @description Keyset pagination in the default order instead of page numbers: an empty value starts at the first page, `next`/`previous` carry the following ones. The answer then has no `count`. */
+                cursor?: string;
                 is_active?: boolean;
                 is_owner?: boolean;
                 /** @description Which field to use when ordering the results. */
@@ -20992,6 +21022,8 @@ export interface operations {
     user_roles_list: {
         parameters: {
             query?: {
+                /** @description Keyset pagination in the default order instead of page numbers: an empty value starts at the first page, `next`/`previous` carry the following ones. The answer then has no `count`. */
+                cursor?: string;
                 /** @description Which field to use when ordering the results. */
                 ordering?: string;
                 /** @description Narrow to this organization (same as the `X-Organization-ID` header). */
@@ -21678,6 +21710,8 @@ export interface operations {
     users_list: {
         parameters: {
             query?: {
+                /** @description Keyset pagination in the default order instead of page numbers: an empty value starts at the first page, `next`/`previous` carry the following ones. The answer then has no `count`. */
+                cursor?: string;
                 /** @description Which field to use when ordering the results. */
                 ordering?: string;
                 /** @description A page number within the paginated result set. */
@@ -22768,6 +22802,8 @@ export interface operations {
     vendors_list: {
         parameters: {
             query?: {
+                /** @description Keyset pagination in the default order instead of page numbers: an empty value starts at the first page, `next`/`previous` carry the following ones. The answer then has no `count`. */
+                cursor?: string;
                 /** @description Which field to use when ordering the results. */
                 ordering?: string;
                 /** @description Narrow to this organization (same as the `X-Organization-ID` header). */
@@ -23472,6 +23508,8 @@ export interface operations {
     webhook_deliveries_list: {
         parameters: {
             query?: {
+                /** @description Keyset pagination in the default order instead of page numbers: an empty value starts at the first page, `next`/`previous` carry the following ones. The answer then has no `count`. */
+                cursor?: string;
                 /** @description Which field to use when ordering the results. */
                 ordering?: string;
                 /** @description Narrow to this organization (same as the `X-Organization-ID` header). */
@@ -23762,6 +23800,8 @@ export interface operations {
     webhooks_list: {
         parameters: {
             query?: {
+                /** @description Keyset pagination in the default order instead of page numbers: an empty value starts at the first page, `next`/`previous` carry the following ones. The answer then has no `count`. */
+                cursor?: string;
                 is_active?: boolean;
                 /** @description Which field to use when ordering the results. */
                 ordering?: string;
