@@ -137,6 +137,15 @@ class StandardPagination(PageNumberPagination):
             return self.cursor_pages.get_paginated_response(data)
         return super().get_paginated_response(data)
 
+    def get_paginated_response_schema(self, schema):
+        paginated = super().get_paginated_response_schema(schema)
+        # A `?cursor=` page has no `count`: only `results` is in every answer.
+        paginated["required"] = ["results"]
+        paginated["properties"]["count"]["description"] = (
+            "Matching rows; present on page-number pages, absent from `?cursor=` pages."
+        )
+        return paginated
+
     def get_schema_operation_parameters(self, view):
         cursor = self.cursor_class().get_schema_operation_parameters(view)
         named = [p for p in cursor if p["name"] == CURSOR_PARAM]

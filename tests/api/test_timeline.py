@@ -119,8 +119,8 @@ def test_a_page_costs_the_same_queries_whatever_its_size(owner, org, kind):
         assert len(response.data["results"]) == min(size, 90 if kind == "deal" else 60)
         counts.append(len(ctx.captured_queries))
 
-    # session, access, the record, then one query per source (three for a deal)
-    assert counts == [6 if kind == "deal" else 5] * 3
+    # session with access, the record, then one query per source (three for a deal)
+    assert counts == [5 if kind == "deal" else 4] * 3
 
 
 def test_another_organizations_record_is_not_found(owner, other_org):

@@ -4201,8 +4201,11 @@ export interface components {
             owner_name: string | null;
         };
         PaginatedActivityListList: {
-            /** @example 123 */
-            count: number;
+            /**
+             * @description Matching rows; present on page-number pages, absent from `?cursor=` pages.
+             * @example 123
+             */
+            count?: number;
             /**
              * Format: uri
              * @example http://api.example.org/accounts/?page=4
@@ -4216,8 +4219,11 @@ export interface components {
             results: components["schemas"]["ActivityList"][];
         };
         PaginatedAttachmentList: {
-            /** @example 123 */
-            count: number;
+            /**
+             * @description Matching rows; present on page-number pages, absent from `?cursor=` pages.
+             * @example 123
+             */
+            count?: number;
             /**
              * Format: uri
              * @example http://api.example.org/accounts/?page=4
@@ -4244,8 +4250,11 @@ export interface components {
             results: components["schemas"]["AuditEvent"][];
         };
         PaginatedCustomerListList: {
-            /** @example 123 */
-            count: number;
+            /**
+             * @description Matching rows; present on page-number pages, absent from `?cursor=` pages.
+             * @example 123
+             */
+            count?: number;
             /**
              * Format: uri
              * @example http://api.example.org/accounts/?page=4
@@ -4259,8 +4268,11 @@ export interface components {
             results: components["schemas"]["CustomerList"][];
         };
         PaginatedDealListList: {
-            /** @example 123 */
-            count: number;
+            /**
+             * @description Matching rows; present on page-number pages, absent from `?cursor=` pages.
+             * @example 123
+             */
+            count?: number;
             /**
              * Format: uri
              * @example http://api.example.org/accounts/?page=4
@@ -4274,8 +4286,11 @@ export interface components {
             results: components["schemas"]["DealList"][];
         };
         PaginatedEmployeeListItemList: {
-            /** @example 123 */
-            count: number;
+            /**
+             * @description Matching rows; present on page-number pages, absent from `?cursor=` pages.
+             * @example 123
+             */
+            count?: number;
             /**
              * Format: uri
              * @example http://api.example.org/accounts/?page=4
@@ -4302,8 +4317,11 @@ export interface components {
             results: components["schemas"]["Event"][];
         };
         PaginatedImportJobList: {
-            /** @example 123 */
-            count: number;
+            /**
+             * @description Matching rows; present on page-number pages, absent from `?cursor=` pages.
+             * @example 123
+             */
+            count?: number;
             /**
              * Format: uri
              * @example http://api.example.org/accounts/?page=4
@@ -4317,8 +4335,11 @@ export interface components {
             results: components["schemas"]["ImportJob"][];
         };
         PaginatedInvitationList: {
-            /** @example 123 */
-            count: number;
+            /**
+             * @description Matching rows; present on page-number pages, absent from `?cursor=` pages.
+             * @example 123
+             */
+            count?: number;
             /**
              * Format: uri
              * @example http://api.example.org/accounts/?page=4
@@ -4332,8 +4353,11 @@ export interface components {
             results: components["schemas"]["Invitation"][];
         };
         PaginatedLeadListList: {
-            /** @example 123 */
-            count: number;
+            /**
+             * @description Matching rows; present on page-number pages, absent from `?cursor=` pages.
+             * @example 123
+             */
+            count?: number;
             /**
              * Format: uri
              * @example http://api.example.org/accounts/?page=4
@@ -4347,8 +4371,11 @@ export interface components {
             results: components["schemas"]["LeadList"][];
         };
         PaginatedMembershipList: {
-            /** @example 123 */
-            count: number;
+            /**
+             * @description Matching rows; present on page-number pages, absent from `?cursor=` pages.
+             * @example 123
+             */
+            count?: number;
             /**
              * Format: uri
              * @example http://api.example.org/accounts/?page=4
@@ -4362,8 +4389,11 @@ export interface components {
             results: components["schemas"]["Membership"][];
         };
         PaginatedOrganizationList: {
-            /** @example 123 */
-            count: number;
+            /**
+             * @description Matching rows; present on page-number pages, absent from `?cursor=` pages.
+             * @example 123
+             */
+            count?: number;
             /**
              * Format: uri
              * @example http://api.example.org/accounts/?page=4
@@ -4377,8 +4407,11 @@ export interface components {
             results: components["schemas"]["Organization"][];
         };
         PaginatedPermissionList: {
-            /** @example 123 */
-            count: number;
+            /**
+             * @description Matching rows; present on page-number pages, absent from `?cursor=` pages.
+             * @example 123
+             */
+            count?: number;
             /**
              * Format: uri
              * @example http://api.example.org/accounts/?page=4
@@ -4392,8 +4425,11 @@ export interface components {
             results: components["schemas"]["Permission"][];
         };
         PaginatedPipelineList: {
-            /** @example 123 */
-            count: number;
+            /**
+             * @description Matching rows; present on page-number pages, absent from `?cursor=` pages.
+             * @example 123
+             */
+            count?: number;
             /**
              * Format: uri
              * @example http://api.example.org/accounts/?page=4
@@ -4407,8 +4443,11 @@ export interface components {
             results: components["schemas"]["Pipeline"][];
         };
         PaginatedPipelineStageList: {
-            /** @example 123 */
-            count: number;
+            /**
+             * @description Matching rows; present on page-number pages, absent from `?cursor=` pages.
+             * @example 123
+             */
+            count?: number;
             /**
              * Format: uri
              * @example http://api.example.org/accounts/?page=4
@@ -4422,8 +4461,11 @@ export interface components {
             results: components["schemas"]["PipelineStage"][];
         };
         PaginatedRoleList: {
-            /** @example 123 */
-            count: number;
+            /**
+             * @description Matching rows; present on page-number pages, absent from `?cursor=` pages.
+             * @example 123
+             */
+            count?: number;
             /**
              * Format: uri
              * @example http://api.example.org/accounts/?page=4
@@ -4437,8 +4479,11 @@ export interface components {
             results: components["schemas"]["Role"][];
         };
         PaginatedSessionList: {
-            /** @example 123 */
-            count: number;
+            /**
+             * @description Matching rows; present on page-number pages, absent from `?cursor=` pages.
+             * @example 123
+             */
+            count?: number;
             /**
              * Format: uri
              * @example http://api.example.org/accounts/?page=4
@@ -4452,8 +4497,11 @@ export interface components {
             results: components["schemas"]["Session"][];
         };
         PaginatedUserList: {
-            /** @example 123 */
-            count: number;
+            /**
+             * @description Matching rows; present on page-number pages, absent from `?cursor=` pages.
+             * @example 123
+             */
+            count?: number;
             /**
              * Format: uri
              * @example http://api.example.org/accounts/?page=4
@@ -4467,8 +4515,11 @@ export interface components {
             results: components["schemas"]["User"][];
         };
         PaginatedUserRoleList: {
-            /** @example 123 */
-            count: number;
+            /**
+             * @description Matching rows; present on page-number pages, absent from `?cursor=` pages.
+             * @example 123
+             */
+            count?: number;
             /**
              * Format: uri
              * @example http://api.example.org/accounts/?page=4
@@ -4482,8 +4533,11 @@ export interface components {
             results: components["schemas"]["UserRole"][];
         };
         PaginatedVendorListItemList: {
-            /** @example 123 */
-            count: number;
+            /**
+             * @description Matching rows; present on page-number pages, absent from `?cursor=` pages.
+             * @example 123
+             */
+            count?: number;
             /**
              * Format: uri
              * @example http://api.example.org/accounts/?page=4
@@ -4497,8 +4551,11 @@ export interface components {
             results: components["schemas"]["VendorListItem"][];
         };
         PaginatedWebhookDeliveryList: {
-            /** @example 123 */
-            count: number;
+            /**
+             * @description Matching rows; present on page-number pages, absent from `?cursor=` pages.
+             * @example 123
+             */
+            count?: number;
             /**
              * Format: uri
              * @example http://api.example.org/accounts/?page=4
@@ -4512,8 +4569,11 @@ export interface components {
             results: components["schemas"]["WebhookDelivery"][];
         };
         PaginatedWebhookEndpointList: {
-            /** @example 123 */
-            count: number;
+            /**
+             * @description Matching rows; present on page-number pages, absent from `?cursor=` pages.
+             * @example 123
+             */
+            count?: number;
             /**
              * Format: uri
              * @example http://api.example.org/accounts/?page=4
