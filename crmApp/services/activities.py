@@ -51,7 +51,13 @@ def activity_delete(*, activity: Activity, actor: User | None) -> None:
 
 
 def _locked(activity: Activity) -> Activity:
-    return Activity.objects.select_for_update().select_related("assignee").get(pk=activity.pk)
+    """The activity's row locked, with its assignee for the answer. Only the activity's own row
+    is locked (`of`): PostgreSQL refuses FOR UPDATE on the nullable side of the assignee join."""
+    return (
+        Activity.objects.select_for_update(of=("self",))
+        .select_related("assignee")
+        .get(pk=activity.pk)
+    )
 
 
 @transaction.atomic
