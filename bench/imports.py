@@ -12,8 +12,8 @@
 3. Uploads an attachment of `--attachment-mb` MB and downloads it, sampling the gunicorn
    worker's RSS during each.
 
-Writes `bench/results/imports-latest.json`; bench/IMPORTS.md reports the figures. Never part of
-the test suite.
+Writes `bench/results/imports/latest.json` (beside, not among, run.py's results);
+bench/IMPORTS.md reports the figures. Never part of the test suite.
 """
 
 from __future__ import annotations
@@ -280,7 +280,7 @@ def main() -> None:
         result["attachment"] = attachment_rss(server, token, customer.pk, args.attachment_mb)
         print(json.dumps(result["attachment"], indent=1), flush=True)
     result["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    out = ROOT / "bench" / "results" / "imports-latest.json"
+    out = ROOT / "bench" / "results" / "imports" / "latest.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {out}")
 
