@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.db import connections, router
 from django.db.models import Model, Q, QuerySet
@@ -51,7 +51,7 @@ class _Batch:
                 returning.append((index, instance))
         pk_column = connection.ops.quote_name
         selects = ", ".join(
-            f"(SELECT {pk_column(instance._meta.pk.column)} FROM w{index})"
+            f"(SELECT {pk_column(str(instance._meta.pk.column))} FROM w{index})"
             for index, instance in returning
         )
         with connection.cursor() as cursor:
@@ -100,7 +100,10 @@ def _insert_sql(instance: Model):
     return compile_sql
 
 
-def batch_insert(instance: Model) -> Model:
+M = TypeVar("M", bound=Model)
+
+
+def batch_insert(instance: M) -> M:
     """Insert `instance` (as `save(force_insert=True)` does); its pk is set once it is sent."""
     batch = _current.get()
     if batch is None:
@@ -168,7 +171,7 @@ def batch_update(queryset: QuerySet, **values: Any) -> None:
         return
 
     def compile_sql(alias: str) -> tuple[str, list]:
-        query = queryset.query.chain(UpdateQuery)
+        query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
         query.add_update_values(values)
         sql, params = query.get_compiler(using=alias).as_sql()
         return sql, list(params)
