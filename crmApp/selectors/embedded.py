@@ -3,8 +3,9 @@
 `prefetch_related` costs a second statement per read and, in Python, more than the rows it
 brings. Where a detail always shows a handful of related rows (a deal's pipeline stages), the
 parent's query carries them instead: a correlated subquery aggregates them into a JSON array
-(`embedded_rows`), and `EmbeddedRowsIterable` turns each array back into model instances and
-stores them where `prefetch_related` would have (`obj.<relation>.all()` then reads no query).
+(`embedded_rows`, PostgreSQL and SQLite), and `EmbeddedRowsIterable` turns each array back into
+model instances and stores them where `prefetch_related` would have (`obj.<relation>.all()`
+then reads no query).
 
 The instances are built from the JSON with each field's own `to_python`, so they equal what the
 ORM reads: decimals are parsed as decimals and keep their scale, datetimes come back aware (UTC),
@@ -17,19 +18,12 @@ from __future__ import annotations
 import datetime
 import json
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from django.db.models import (
-    Aggregate,
-    DecimalField,
-    F,
-    Model,
-    OuterRef,
-    QuerySet,
-    Subquery,
-    TextField,
-)
-from django.db.models.functions import Cast, JSONObject
+from django.db import connection
+from django.db.models import DecimalField, Model, QuerySet, TextField
+from django.db.models.expressions import RawSQL
 from django.db.models.query import ModelIterable
 
 #: Where the parent's query leaves the JSON array of an embedded relation.
@@ -39,29 +33,46 @@ ANNOTATION_PREFIX = "_embedded_"
 EMBEDDED_ATTRIBUTE = "embedded_relations"
 
 
-class _JSONArrayAgg(Aggregate):
-    """The aggregated values as one JSON array (PostgreSQL `JSONB_AGG`, SQLite
-    `JSON_GROUP_ARRAY`); no row gives NULL on both."""
-
-    function = "JSONB_AGG"
-    output_field = TextField()
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        return self.as_sql(compiler, connection, function="JSON_GROUP_ARRAY", **extra_context)
+#: The JSON functions of each database: an object of the row, the array of those objects.
+_JSON_FUNCTIONS = {
+    "postgresql": ("JSONB_BUILD_OBJECT", "JSONB_AGG({})::text"),
+    "sqlite": ("JSON_OBJECT", "JSON_GROUP_ARRAY({})"),
+}
 
 
-def embedded_rows(model: type[Model], *, parent_key: str, outer_key: str) -> Subquery:
-    """The rows of `model` whose `parent_key` equals the outer row's `outer_key`, every concrete
-    field, as JSON text (NULL when there are none)."""
-    fields = {field.attname: F(field.attname) for field in model._meta.concrete_fields}
-    rows = (
-        model._base_manager.filter(**{parent_key: OuterRef(outer_key)})
-        .order_by()
-        .values(parent_key)
-        .annotate(rows=Cast(_JSONArrayAgg(JSONObject(**fields)), TextField()))
-        .values("rows")
+def _column(model: type[Model], name: str) -> str:
+    """The column of `model`'s concrete field `name` (its name or attribute name)."""
+    field = next(f for f in model._meta.concrete_fields if name in (f.name, f.attname))
+    return str(field.column)
+
+
+@cache
+def _embedded_sql(model: type[Model], parent_key: str, outer: str, vendor: str) -> str:
+    """The subquery of `embedded_rows`, written once per model and database.
+
+    Built as text rather than as ORM expressions: resolving a JSON object of a dozen columns
+    against the outer query cost more per request than the prefetch it replaces.
+    """
+    build_object, aggregate = _JSON_FUNCTIONS[vendor]
+    quote = connection.ops.quote_name
+    pairs = ", ".join(
+        f"'{field.attname}', e.{quote(str(field.column))}" for field in model._meta.concrete_fields
     )
-    return Subquery(rows, output_field=TextField())
+    column = quote(_column(model, parent_key))
+    return (
+        f"SELECT {aggregate.format(f'{build_object}({pairs})')} "
+        f"FROM {quote(model._meta.db_table)} e WHERE e.{column} = {outer}"
+    )
+
+
+def embedded_rows(model: type[Model], *, parent_key: str, outer_model: type[Model], outer_key: str):
+    """The rows of `model` whose `parent_key` equals the outer row's `outer_key`, every concrete
+    field, as JSON text (NULL when there are none). The outer row is the query's base table
+    (never relabelled: these querysets are read, not nested in other queries)."""
+    quote = connection.ops.quote_name
+    outer_column = quote(_column(outer_model, outer_key))
+    outer = f"{quote(outer_model._meta.db_table)}.{outer_column}"
+    return RawSQL(_embedded_sql(model, parent_key, outer, connection.vendor), (), TextField())
 
 
 def _value(field, raw: Any) -> Any:
@@ -132,7 +143,9 @@ def with_embedded(
 ) -> QuerySet:
     """`queryset` reading `relation` of the object at `path` (a select_related chain) within its
     own query, in place of `prefetch_related("__".join((*path, relation)))`."""
-    rows = embedded_rows(model, parent_key=parent_key, outer_key=outer_key)
+    rows = embedded_rows(
+        model, parent_key=parent_key, outer_model=queryset.model, outer_key=outer_key
+    )
     annotated = queryset.annotate(**{ANNOTATION_PREFIX + relation: rows})
     annotated._iterable_class = EmbeddedRowsIterable
     specs = getattr(queryset.query, EMBEDDED_ATTRIBUTE, ())
