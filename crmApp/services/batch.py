@@ -26,6 +26,8 @@ from django.db import connections, router
 from django.db.models import Model, Q, QuerySet
 from django.db.models.sql import InsertQuery, UpdateQuery
 
+from crmApp.db import prepared_statements
+
 
 class _Batch:
     def __init__(self) -> None:
@@ -54,7 +56,9 @@ class _Batch:
             f"(SELECT {pk_column(str(instance._meta.pk.column))} FROM w{index})"
             for index, instance in returning
         )
-        with connection.cursor() as cursor:
+        # Prepared: a kind of write sends the same statement text every time, and planning its
+        # CTEs cost more than running them.
+        with prepared_statements(alias), connection.cursor() as cursor:
             cursor.execute(f"WITH {', '.join(parts)} SELECT {selects or '1'}", params)
             row = cursor.fetchone()
         for (_index, instance), pk in zip(returning, row, strict=False):
