@@ -24,9 +24,10 @@ from typing import Any, TypeVar, cast
 
 from django.db import connections, router
 from django.db.models import Model, Q, QuerySet
-from django.db.models.sql import InsertQuery, UpdateQuery
+from django.db.models.sql import UpdateQuery
 
 from crmApp.db import prepared_statements
+from crmApp.models.base import insert_sql
 
 
 class _Batch:
@@ -90,16 +91,7 @@ def statement_batch() -> Iterator[None]:
 
 def _insert_sql(instance: Model):
     def compile_sql(alias: str) -> tuple[str, list]:
-        meta = instance._meta
-        fields = [field for field in meta.local_concrete_fields if not field.generated]
-        if instance.pk is None:
-            fields = [field for field in fields if field is not meta.auto_field]
-        query = InsertQuery(type(instance))
-        query.insert_values(fields, [instance])
-        compiler = query.get_compiler(using=alias)
-        compiler.returning_fields = [meta.pk]
-        ((sql, params),) = compiler.as_sql()
-        return sql, list(params)
+        return insert_sql(instance, using=alias, returning=(instance._meta.pk,))
 
     return compile_sql
 
