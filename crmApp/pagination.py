@@ -72,11 +72,16 @@ class SignedCursorPagination(CursorPagination):
         signed = self._signer().sign(b64encode(querystring.encode("ascii")).decode("ascii"))
         return replace_query_param(self.base_url, self.cursor_query_param, signed)
 
+    def paginate_queryset(self, queryset, request, view=None):
+        # A fast list's rows are `values_list()` tuples (crmApp.selectors.rows.ListSpec): the
+        # position is read from the column of the ordering's field.
+        spec = getattr(getattr(view, "selector", None), "list_rows", None)
+        self.row_paths = spec.paths if spec is not None else ()
+        return super().paginate_queryset(queryset, request, view)
+
     def _get_position_from_instance(self, instance, ordering):
-        # A fast list's rows are `values_list()` tuples whose first column is the id
-        # (crmApp.selectors.rows.ListSpec).
         if isinstance(instance, tuple):
-            return str(instance[0])
+            return str(instance[self.row_paths.index(ordering[0].lstrip("-"))])
         return super()._get_position_from_instance(instance, ordering)
 
 

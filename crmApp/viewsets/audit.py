@@ -19,6 +19,9 @@ class AuditEventViewSet(
 
     selector = AuditEventSelector()
     serializer_class = AuditEventSerializer
+    #: The list is rendered from rows (`AuditEventSelector.list_rows`); the serializer stays its
+    #: schema and the reference `tests/test_list_rows.py` compares the rows with.
+    serializer_classes = {"default": AuditEventSerializer, "list": AuditEventSerializer}
     pagination_class = EventCursorPagination
     filter_backends = [EventFilterBackend]
     filterset_class = AuditEventFilterSet
