@@ -32,6 +32,53 @@ def hot_cursor() -> Iterator:
         yield cursor
 
 
+@contextmanager
+def bulk_binding() -> Iterator[None]:
+    """Inside: Django's cursors on this connection send list parameters in binary.
+
+    Why: on PostgreSQL `bulk_create` inserts each column as one array (`UNNEST(%s::jsonb[])`).
+    Bound client-side, an array is written out as a text literal, and psycopg escapes every `"`
+    and `\\` of every element with a regular expression: for the JSON of events and audit rows
+    (about 90 quotes each) that was three quarters of the insert's CPU. Bound server-side in
+    binary, elements are sent as they are, without quoting or escaping (a batch of 500 events:
+    37 ms of CPU before, 11 ms after). The rows stored are the same. Everything else on the
+    connection keeps Django's client-side cursors; other databases are unaffected, and so are
+    blocks whose queries are being logged (DEBUG, query-count tests), like `hot_cursor`: Django
+    cannot record the SQL text of a server-bound statement.
+    """
+    if connection.vendor != "postgresql" or connection.queries_logged:
+        yield
+        return
+    connection.ensure_connection()
+    raw = connection.connection
+    saved = raw.cursor_factory
+    raw.cursor_factory = _binary_list_cursor()
+    try:
+        yield
+    finally:
+        raw.cursor_factory = saved
+
+
+_BINARY_LIST_CURSOR: type | None = None
+
+
+def _binary_list_cursor() -> type:
+    """A server-binding psycopg cursor class whose list parameters are dumped in binary."""
+    global _BINARY_LIST_CURSOR
+    if _BINARY_LIST_CURSOR is None:
+        import psycopg
+        from psycopg.types.array import ListBinaryDumper
+
+        class BinaryListCursor(psycopg.Cursor):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                # Each cursor has its own copy of the adapters: the connection's stay as they are.
+                self.adapters.register_dumper(list, ListBinaryDumper)
+
+        _BINARY_LIST_CURSOR = BinaryListCursor
+    return _BINARY_LIST_CURSOR
+
+
 # --- is the database unreachable? ---------------------------------------------------------
 #
 # An outage (server down, restarting, out of connections, network gone) must answer 503 with

@@ -16,8 +16,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -25,6 +27,7 @@ from django.db import models
 from django.utils import timezone
 
 from crmApp.context import current_request_id
+from crmApp.db import bulk_binding
 from crmApp.models import AuditEvent, User
 from crmApp.models.base import organization_id_of
 
@@ -80,12 +83,46 @@ def audit_resource(model: type[models.Model]) -> str:
     )
 
 
+#: Values that JSON gives back exactly as they went in (exact types: a str or int subclass,
+#: such as a choices enum member, comes back as a plain str or int, so it takes the long way).
+_JSON_NATIVE = frozenset({str, int, bool, float, type(None)})
+#: Values DjangoJSONEncoder writes as a string (which JSON then gives back as it is).
+_JSON_AS_TEXT = frozenset({datetime, date, time, timedelta, Decimal, UUID})
+_ENCODER = DjangoJSONEncoder()
+
+
+def json_value(value: Any) -> Any:
+    """`value` as it reads back from JSON written with DjangoJSONEncoder: dates and times as ISO
+    strings, decimals and UUIDs as strings, tuples as lists.
+
+    The same as `json.loads(json.dumps(value, cls=DjangoJSONEncoder))` without writing and
+    parsing text for the common kinds of values (a snapshot or audit row is taken for every row
+    an import writes); anything else still makes that round trip.
+    """
+    kind = type(value)
+    if kind in _JSON_NATIVE:
+        return value
+    if kind in _JSON_AS_TEXT:
+        return _ENCODER.default(value)
+    if kind is list or kind is tuple:
+        return [json_value(item) for item in value]
+    if kind is dict and all(type(key) is str for key in value):
+        return {key: json_value(item) for key, item in value.items()}
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def json_values(values: dict[str, Any]) -> dict[str, Any]:
+    """`json_value` of each value of `values` (string keys)."""
+    return {name: json_value(value) for name, value in values.items()}
+
+
 def audit_values(instance: models.Model) -> dict[str, Any]:
     """The audited fields `instance` holds in memory, as JSON values (no query: a deferred
     field is simply left out)."""
     loaded = instance.__dict__
-    values = {name: loaded[name] for name in audited_fields(type(instance)) if name in loaded}
-    return json.loads(json.dumps(values, cls=DjangoJSONEncoder))
+    return json_values(
+        {name: loaded[name] for name in audited_fields(type(instance)) if name in loaded}
+    )
 
 
 def audit_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -183,7 +220,10 @@ def audit_record_many(
         _row(instance, action, actor=actor, before=before)
         for instance, before in zip(instances, olds, strict=True)
     ]
-    return AuditEvent.objects.bulk_create(rows) if rows else []
+    if not rows:
+        return []
+    with bulk_binding():
+        return AuditEvent.objects.bulk_create(rows)
 
 
 def audit_purge(*, now=None, batch: int = 10_000) -> int:

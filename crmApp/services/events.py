@@ -15,10 +15,11 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 
 from crmApp.context import current_request_id
+from crmApp.db import bulk_binding
 from crmApp.models import Event
 from crmApp.models.base import organization_id_of
 from crmApp.models.events import EVENT_TYPES
-from crmApp.services.audit import audit_record
+from crmApp.services.audit import audit_record, json_values
 
 _KNOWN_TYPES = frozenset(EVENT_TYPES)
 #: Fields never copied into a snapshot (events are readable by every holder of events:view).
@@ -31,12 +32,13 @@ def snapshot_of(instance: models.Model) -> dict[str, Any]:
     Taken through DjangoJSONEncoder so dates, decimals and UUIDs become the strings the API
     shows, and the snapshot reads back exactly as it was written on every database.
     """
-    values = {
-        field.attname: getattr(instance, field.attname)
-        for field in instance._meta.concrete_fields
-        if field.name not in SECRET_FIELDS
-    }
-    return json.loads(json.dumps(values, cls=DjangoJSONEncoder))
+    return json_values(
+        {
+            field.attname: getattr(instance, field.attname)
+            for field in instance._meta.concrete_fields
+            if field.name not in SECRET_FIELDS
+        }
+    )
 
 
 def _actor_id(actor) -> int | None:
@@ -138,7 +140,8 @@ def events_record_many(instances: list[models.Model], type: str, *, actor=None) 
                 snapshot=snapshot_of(instance),
             )
         )
-    created = Event.objects.bulk_create(rows)
+    with bulk_binding():
+        created = Event.objects.bulk_create(rows)
     if created:
         _nudge_after_commit()
     return created

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from crmApp.db import bulk_binding
 from crmApp.models import User, next_codes
 from crmApp.services.attachments import attachment_blobs_forget
 from crmApp.services.audit import audit_record, audit_record_many, audit_values
@@ -109,7 +110,8 @@ def records_create_many(
         codes = next_codes(organization_id=organization_id, prefix=prefix, count=len(instances))
         for instance, code in zip(instances, codes, strict=True):
             instance.code = code  # type: ignore[attr-defined]
-    created = model._default_manager.bulk_create(instances)
+    with bulk_binding():
+        created = model._default_manager.bulk_create(instances)
     _record_events(model, created, "created", actor=actor)
     return created
 
