@@ -50,12 +50,12 @@ def main() -> None:
     django.setup()
     from django.core.files.base import ContentFile
     from django.db import connection
+    from imports import write_csv
 
     from crmApp.importing import import_chunk, import_plan
-    from crmApp.models import AuditEvent, Event, ImportJob, Lead, Organization, User
+    from crmApp.models import AuditEvent, Event, Lead, Organization, User
     from crmApp.services.imports import import_job_create
     from crmApp.services.organizations import organization_create
-    from imports import write_csv
 
     owner = User.objects.filter(email="cpu.owner@example.com").first()
     if owner is None:
@@ -91,7 +91,11 @@ def main() -> None:
             file_size=len(content),
         )
         profiler = cProfile.Profile() if profile else None
-        cpu, backend, wall = time.process_time(), backend_cpu_seconds(connection), time.perf_counter()
+        cpu, backend, wall = (
+            time.process_time(),
+            backend_cpu_seconds(connection),
+            time.perf_counter(),
+        )
         if profiler:
             profiler.enable()
         for chunk_id in import_plan(job.pk):

@@ -27,7 +27,7 @@ from django.db import models
 from django.utils import timezone
 
 from crmApp.context import current_request_id
-from crmApp.db import bulk_binding
+from crmApp.db import insert_columns
 from crmApp.models import AuditEvent, User
 from crmApp.models.base import organization_id_of
 
@@ -149,7 +149,8 @@ def _row(
     organization_id: int | None = None,
     after: dict[str, Any] | None = None,
     actor_id: int | None = None,
-) -> AuditEvent:
+) -> dict[str, Any]:
+    """The values of an audit row (all but its id and creation time)."""
     if after is not None:
         before = before or {}
     elif action == "deleted":
@@ -162,15 +163,15 @@ def _row(
     organization_id = organization_id or organization_id_of(instance)
     if organization_id is None:
         raise ValueError(f"audit {action!r}: {instance!r} belongs to no organization")
-    return AuditEvent(
-        organization_id=organization_id,
-        actor_id=actor_id if actor_id is not None else _actor_id(actor),
-        request_id=current_request_id.get(),
-        action=action,
-        resource=audit_resource(type(instance)),
-        record_id=instance.pk,
-        changes=changes,
-    )
+    return {
+        "organization_id": organization_id,
+        "actor_id": actor_id if actor_id is not None else _actor_id(actor),
+        "request_id": current_request_id.get(),
+        "action": action,
+        "resource": audit_resource(type(instance)),
+        "record_id": instance.pk,
+        "changes": changes,
+    }
 
 
 def audit_record(
@@ -192,14 +193,16 @@ def audit_record(
     replaces the instance's values for a change that is not in its own columns (a role's
     grants); `actor_id` names the actor when only its id is at hand.
     """
-    row = _row(
-        instance,
-        action,
-        actor=actor,
-        before=before,
-        organization_id=organization_id,
-        after=after,
-        actor_id=actor_id,
+    row = AuditEvent(
+        **_row(
+            instance,
+            action,
+            actor=actor,
+            before=before,
+            organization_id=organization_id,
+            after=after,
+            actor_id=actor_id,
+        )
     )
     row.save(force_insert=True)
     return row
@@ -211,19 +214,32 @@ def audit_record_many(
     *,
     actor: User | None,
     befores: Iterable[dict[str, Any] | None] | None = None,
-) -> list[AuditEvent]:
-    """`audit_record` for the rows of one bulk write, in one bulk INSERT (deletes record each
-    row's old values; `befores`, one per instance in order, gives an update's changed fields)."""
+) -> int:
+    """`audit_record` for the rows of one bulk write, in one INSERT (deletes record each row's
+    old values; `befores`, one per instance in order, gives an update's changed fields); the
+    number of rows. Written column by column (`insert_columns`): an import audits every row
+    it writes."""
     instances = list(instances)
     olds = list(befores) if befores is not None else [None] * len(instances)
-    rows = [
-        _row(instance, action, actor=actor, before=before)
-        for instance, before in zip(instances, olds, strict=True)
-    ]
-    if not rows:
-        return []
-    with bulk_binding():
-        return AuditEvent.objects.bulk_create(rows)
+    columns: dict[str, list[Any]] = {name: [] for name in _AUDIT_COLUMNS}
+    for instance, before in zip(instances, olds, strict=True):
+        for name, value in _row(instance, action, actor=actor, before=before).items():
+            columns[name].append(value)
+        columns["created_at"].append(timezone.now())  # the field's default, per row
+    insert_columns(AuditEvent, columns)
+    return len(instances)
+
+
+_AUDIT_COLUMNS = (
+    "organization_id",
+    "actor_id",
+    "request_id",
+    "action",
+    "resource",
+    "record_id",
+    "changes",
+    "created_at",
+)
 
 
 def audit_purge(*, now=None, batch: int = 10_000) -> int:
