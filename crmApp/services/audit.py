@@ -214,16 +214,20 @@ def audit_record_many(
     *,
     actor: User | None,
     befores: Iterable[dict[str, Any] | None] | None = None,
+    afters: Iterable[dict[str, Any]] | None = None,
 ) -> int:
     """`audit_record` for the rows of one bulk write, in one INSERT (deletes record each row's
     old values; `befores`, one per instance in order, gives an update's changed fields); the
     number of rows. Written column by column (`insert_columns`): an import audits every row
-    it writes."""
+    it writes. `afters`, one per instance, are their `audit_values` when the caller already
+    has them (a bulk create takes them from the events' snapshots)."""
     instances = list(instances)
     olds = list(befores) if befores is not None else [None] * len(instances)
+    news = list(afters) if afters is not None else [None] * len(instances)
     columns: dict[str, list[Any]] = {name: [] for name in _AUDIT_COLUMNS}
-    for instance, before in zip(instances, olds, strict=True):
-        for name, value in _row(instance, action, actor=actor, before=before).items():
+    for instance, before, after in zip(instances, olds, news, strict=True):
+        row = _row(instance, action, actor=actor, before=before, after=after)
+        for name, value in row.items():
             columns[name].append(value)
         columns["created_at"].append(timezone.now())  # the field's default, per row
     insert_columns(AuditEvent, columns)

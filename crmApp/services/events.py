@@ -119,24 +119,34 @@ def event_record_for(
     )
 
 
-def events_record_many(instances: list[models.Model], type: str, *, actor=None) -> int:
+def events_record_many(
+    instances: list[models.Model],
+    type: str,
+    *,
+    actor=None,
+    snapshots: list[dict[str, Any]] | None = None,
+) -> int:
     """`event_record_for` for many rows of one kind in one INSERT (imports write in batches);
     the number of events. Written column by column (`insert_columns`), without an Event
-    instance per row: an import records one event per row it writes."""
+    instance per row: an import records one event per row it writes. `snapshots`, one per
+    instance in order, are their `snapshot_of` when the caller already took them."""
     if type not in _KNOWN_TYPES:
         raise ValueError(f"unknown event type {type!r}")
     resource = type.split(".", 1)[0]
     request_id = current_request_id.get()
     actor_id = _actor_id(actor)
-    organization_ids, resource_ids, snapshots, times = [], [], [], []
+    organization_ids, resource_ids, times = [], [], []
     for instance in instances:
         organization_id = organization_id_of(instance)
         if organization_id is None:
             raise ValueError(f"{type!r}: {instance!r} belongs to no organization")
         organization_ids.append(organization_id)
         resource_ids.append(instance.pk)
-        snapshots.append(snapshot_of(instance))
         times.append(timezone.now())  # the field's default, per row
+    if snapshots is None:
+        snapshots = [snapshot_of(instance) for instance in instances]
+    elif len(snapshots) != len(resource_ids):
+        raise ValueError("one snapshot per instance")
     count = len(resource_ids)
     insert_columns(
         Event,
