@@ -43,6 +43,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=4000)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument(
+        "--gc-freeze", action="store_true", help="gc.freeze() after setup, as the workers do"
+    )
     args = parser.parse_args()
 
     import django
@@ -73,6 +76,11 @@ def main() -> None:
     write_csv(path, args.rows)
     content = path.read_bytes()
     columns = content.split(b"\n", 1)[0].decode().split(",")
+
+    if args.gc_freeze:
+        import gc
+
+        gc.freeze()
 
     def run(mode: str, profile: bool) -> dict:
         job = import_job_create(

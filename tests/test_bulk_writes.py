@@ -18,8 +18,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmApp.db import bulk_binding, insert_columns
-from crmApp.models import AuditEvent, Event, Lead
-from crmApp.services.audit import json_value, json_values
+from crmApp.models import AuditEvent, Customer, Event, Lead
+from crmApp.services.audit import audit_changes, audit_values, json_value, json_values
+from crmApp.services.events import snapshot_of
+from crmApp.services.records import inserted_fields, records_create_many
 from tests.factories import LeadFactory, UserFactory
 
 
@@ -230,3 +232,39 @@ def test_bulk_binding_stores_the_same_rows(org):
         stored(Lead, [lead.pk for lead in plain])
     )
     assert [lead.pk is not None for lead in fast] == [True, True, True]
+
+
+# --- records_create_many: snapshots taken before the insert ------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("model", "rows"),
+    [
+        (
+            Lead,
+            [
+                {"name": 'A "1"', "email": "a@example.com", "tags": ["x"], "lead_score": 5},
+                {"name": "B", "email": "b@example.com", "estimated_value": Decimal("12.50")},
+            ],
+        ),
+        (Customer, [{"name": "C", "email": "c@example.com"}, {"name": "D"}]),
+    ],
+)
+def test_bulk_create_events_and_audit_rows_equal_those_of_the_saved_rows(org, model, rows):
+    actor = UserFactory()
+    created = records_create_many(model, organization_id=org.pk, rows=rows, actor=actor)
+
+    resource = model.EVENT_RESOURCE
+    for instance in created:
+        saved = model.objects.get(pk=instance.pk)
+        event = Event.objects.get(type=f"{resource}.created", resource_id=instance.pk)
+        assert event.snapshot == snapshot_of(saved) == snapshot_of(instance)
+        assert event.snapshot["code"] == saved.code != ""
+        audit = AuditEvent.objects.get(resource=resource, record_id=instance.pk)
+        assert audit.changes == audit_changes({}, audit_values(saved))
+        assert (audit.action, audit.actor_id, event.actor_id) == ("created", actor.pk, actor.pk)
+
+
+def test_inserted_fields_are_those_a_bulk_insert_sets():
+    assert inserted_fields(Lead) == ["id", "created_at", "updated_at", "converted_at", "code"]
