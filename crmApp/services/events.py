@@ -9,6 +9,7 @@ nothing and a committed one can never lose its event. Delivery to consumers happ
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -120,7 +121,7 @@ def event_record_for(
 
 
 def events_record_many(
-    instances: list[models.Model],
+    instances: Sequence[models.Model],
     type: str,
     *,
     actor=None,
