@@ -127,7 +127,8 @@ def records_create_many(
     if snapshots is None:
         audit_record_many(created, "created", actor=actor)
         return created
-    changed = inserted_fields(model)
+    # Only the snapshot's own keys: a field a snapshot leaves out (a secret) stays out.
+    changed = [name for name in inserted_fields(model) if name in snapshots[0]]
     for instance, snapshot in zip(created, snapshots, strict=True):
         snapshot.update(json_values({name: getattr(instance, name) for name in changed}))
     events_record_many(created, f"{resource}.created", actor=actor, snapshots=snapshots)
