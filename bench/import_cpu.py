@@ -7,7 +7,9 @@ Empties the database's leads, makes (or reuses) one organization and its owner, 
 and every chunk here, one after the other (no Celery). Reports, per 1,000 rows: this process's
 CPU time (validation, building rows, binding parameters), the PostgreSQL backend's CPU time
 (read from /proc, same machine) and the wall time; then the same file again as an upsert.
-`--profile` prints the top of a cProfile of the create. Never part of the test suite.
+`--profile` prints the top of a cProfile of the create (and saves it in bench/.state);
+`--gc-freeze` freezes the objects loaded at startup, as the Celery pool processes do. Never part
+of the test suite.
 """
 
 from __future__ import annotations
