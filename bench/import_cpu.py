@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgres://... .venv/bin/python bench/import_cpu.py --rows 4000 [--profile]
 
-Empties the database's leads, makes (or reuses) one organization and its owner, writes a CSV of
+Makes (or reuses) one organization ("Import CPU") and its owner, empties its leads, writes a CSV of
 `--rows` leads like bench/imports.py, creates the job through the service and runs its planning
 and every chunk here, one after the other (no Celery). Reports, per 1,000 rows: this process's
 CPU time (validation, building rows, binding parameters), the PostgreSQL backend's CPU time
