@@ -2,8 +2,9 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 
 def _preparing(db) -> bool:
@@ -64,6 +65,118 @@ def hot_cursor() -> Iterator:
         return
     with connection.cursor() as cursor:
         yield cursor
+
+
+@contextmanager
+def bulk_binding() -> Iterator[None]:
+    """Inside: Django's cursors on this connection send list parameters in binary.
+
+    Why: on PostgreSQL `bulk_create` inserts each column as one array (`UNNEST(%s::jsonb[])`).
+    Bound client-side, an array is written out as a text literal, and psycopg escapes every `"`
+    and `\\` of every element with a regular expression: for the JSON of events and audit rows
+    (about 90 quotes each) that was three quarters of the insert's CPU. Bound server-side in
+    binary, elements are sent as they are, without quoting or escaping (a batch of 500 events:
+    37 ms of CPU before, 11 ms after). The rows stored are the same. Everything else on the
+    connection keeps Django's client-side cursors; other databases are unaffected, and so are
+    blocks whose queries are being logged (DEBUG, query-count tests), like `hot_cursor`: Django
+    cannot record the SQL text of a server-bound statement.
+    """
+    if connection.vendor != "postgresql" or connection.queries_logged:
+        yield
+        return
+    connection.ensure_connection()
+    raw = connection.connection
+    saved = raw.cursor_factory
+    raw.cursor_factory = _binary_list_cursor()
+    try:
+        yield
+    finally:
+        raw.cursor_factory = saved
+
+
+_BINARY_LIST_CURSOR: type | None = None
+
+
+def _binary_list_cursor() -> type:
+    """A server-binding psycopg cursor class whose list parameters are dumped in binary."""
+    global _BINARY_LIST_CURSOR
+    if _BINARY_LIST_CURSOR is None:
+        import psycopg
+        from psycopg.types.array import ListBinaryDumper
+
+        class BinaryListCursor(psycopg.Cursor):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                # Each cursor has its own copy of the adapters: the connection's stay as they are.
+                self.adapters.register_dumper(list, ListBinaryDumper)
+
+        _BINARY_LIST_CURSOR = BinaryListCursor
+    return _BINARY_LIST_CURSOR
+
+
+#: Field kinds whose values `insert_columns` sends as they are when they are exactly of the
+#: type the column stores (what the field's own preparation would return unchanged).
+_AS_IS: dict[str, tuple[type, ...]] = {
+    "CharField": (str, type(None)),
+    "TextField": (str, type(None)),
+    "IntegerField": (int, type(None)),
+    "BigIntegerField": (int, type(None)),
+    "PositiveIntegerField": (int, type(None)),
+    "PositiveBigIntegerField": (int, type(None)),
+    "SmallIntegerField": (int, type(None)),
+    "ForeignKey": (int, type(None)),
+}
+
+
+def insert_columns(model: type[models.Model], columns: dict[str, list[Any]]) -> None:
+    """Insert rows given column by column (`attname -> one value per row`) in one statement.
+
+    What `bulk_create` of the same rows stores, without building a model instance per row and
+    preparing each value through its field: for the event and audit rows of a bulk write (two
+    rows per record written, nine columns each) that was half of their CPU. Every concrete
+    field except the automatic primary key must be given, so a field added to the model later
+    fails here at once instead of being left out. Values are prepared by their field
+    (`get_db_prep_save`, as `bulk_create` does) unless a column holds only values of exactly the
+    type its field would pass through unchanged (str for text, int for integers and foreign
+    keys, None). On PostgreSQL one `INSERT ... SELECT * FROM UNNEST(...)` (the statement Django
+    itself builds), the arrays bound in binary (`bulk_binding`); elsewhere `bulk_create`.
+    Returns nothing: callers that need the new rows' ids use `bulk_create`.
+    """
+    meta = model._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    names = [field.attname for field in fields]
+    if sorted(columns) != sorted(names):
+        raise ValueError(
+            f"insert_columns({meta.label}): columns {sorted(columns)} != {sorted(names)}"
+        )
+    rows = len(columns[names[0]])
+    if any(len(values) != rows for values in columns.values()):
+        raise ValueError(f"insert_columns({meta.label}): columns of different lengths")
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_create(
+            model(**dict(zip(names, values, strict=True)))
+            for values in zip(*(columns[name] for name in names), strict=True)
+        )
+        return
+    arrays = []
+    for field in fields:
+        values = columns[field.attname]
+        as_is = _AS_IS.get(field.get_internal_type())
+        if as_is is None or not all(type(value) in as_is for value in values):
+            values = [field.get_db_prep_save(value, connection) for value in values]
+        arrays.append(values)
+    quote = connection.ops.quote_name
+    sql = "INSERT INTO {} ({}) SELECT * FROM UNNEST({})".format(
+        quote(meta.db_table),
+        ", ".join(quote(field.column) for field in fields),
+        # Types without their modifiers, as Django's own UNNEST insert casts them
+        # (varchar[], never varchar(64)[], so nothing is truncated on the way).
+        ", ".join(f"(%s)::{field.db_type(connection).split('(')[0]}[]" for field in fields),
+    )
+    with bulk_binding(), connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
 
 
 # --- is the database unreachable? ---------------------------------------------------------

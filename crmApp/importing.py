@@ -24,8 +24,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
+from django.utils.functional import cached_property
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
+from rest_framework.fields import SkipField, empty
 
 from crmApp.csvfiles import FORMULA_PREFIXES, CsvFormatError, read_header, records
 from crmApp.models import ImportChunk, ImportJob
@@ -133,10 +135,59 @@ def import_chunk(chunk_id: int) -> str:
     return "done"
 
 
+class _ManyRows:
+    """Mixed in front of a resource's form that validates many rows (`batch_form_class`).
+
+    DRF derives two lists from a form's fields on every row it validates (the writable fields,
+    and the read-only fields with a default); the import validates thousands of rows with one
+    form whose fields never change once built, so both lists are taken once. The fields, their
+    order and each row's validation stay exactly the form's own.
+    """
+
+    fields: Any
+
+    @cached_property
+    def _writable_fields(self) -> tuple[serializers.Field, ...]:
+        return tuple(field for field in self.fields.values() if not field.read_only)
+
+    @cached_property
+    def _read_only_default_fields(self) -> tuple[serializers.Field, ...]:
+        return tuple(
+            field
+            for field in self.fields.values()
+            if field.read_only
+            and field.default != empty
+            and field.source != "*"
+            and "." not in field.source
+        )
+
+    def _read_only_defaults(self) -> dict[str, Any]:
+        defaults = {}
+        for field in self._read_only_default_fields:
+            try:
+                defaults[field.source] = field.get_default()
+            except SkipField:
+                continue
+        return defaults
+
+
+_BATCH_FORMS: dict[type, type] = {}
+
+
+def batch_form_class(form_class: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """`form_class` with `_ManyRows` mixed in (one subclass per form class)."""
+    batch_class = _BATCH_FORMS.get(form_class)
+    if batch_class is None:
+        batch_class = _BATCH_FORMS[form_class] = type(
+            form_class.__name__, (_ManyRows, form_class), {"__module__": __name__}
+        )
+    return batch_class
+
+
 class _Batches:
     def __init__(self, job: ImportJob, caller: ImportCaller):
         self.job = job
-        self.form_class = IMPORT_FORMS[job.resource]
+        self.form_class = batch_form_class(IMPORT_FORMS[job.resource])
         self.model: type[models.Model] = self.form_class.Meta.model
         self.context = {
             "request": caller,

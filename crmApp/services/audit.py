@@ -16,8 +16,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -25,6 +27,7 @@ from django.db import models
 from django.utils import timezone
 
 from crmApp.context import current_request_id
+from crmApp.db import insert_columns
 from crmApp.models import AuditEvent, User
 from crmApp.models.base import organization_id_of
 from crmApp.services.batch import batch_insert
@@ -81,12 +84,46 @@ def audit_resource(model: type[models.Model]) -> str:
     )
 
 
+#: Values that JSON gives back exactly as they went in (exact types: a str or int subclass,
+#: such as a choices enum member, comes back as a plain str or int, so it takes the long way).
+_JSON_NATIVE = frozenset({str, int, bool, float, type(None)})
+#: Values DjangoJSONEncoder writes as a string (which JSON then gives back as it is).
+_JSON_AS_TEXT = frozenset({datetime, date, time, timedelta, Decimal, UUID})
+_ENCODER = DjangoJSONEncoder()
+
+
+def json_value(value: Any) -> Any:
+    """`value` as it reads back from JSON written with DjangoJSONEncoder: dates and times as ISO
+    strings, decimals and UUIDs as strings, tuples as lists.
+
+    The same as `json.loads(json.dumps(value, cls=DjangoJSONEncoder))` without writing and
+    parsing text for the common kinds of values (a snapshot or audit row is taken for every row
+    an import writes); anything else still makes that round trip.
+    """
+    kind = type(value)
+    if kind in _JSON_NATIVE:
+        return value
+    if kind in _JSON_AS_TEXT:
+        return _ENCODER.default(value)
+    if kind is list or kind is tuple:
+        return [json_value(item) for item in value]
+    if kind is dict and all(type(key) is str for key in value):
+        return {key: json_value(item) for key, item in value.items()}
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def json_values(values: dict[str, Any]) -> dict[str, Any]:
+    """`json_value` of each value of `values` (string keys)."""
+    return {name: json_value(value) for name, value in values.items()}
+
+
 def audit_values(instance: models.Model) -> dict[str, Any]:
     """The audited fields `instance` holds in memory, as JSON values (no query: a deferred
     field is simply left out)."""
     loaded = instance.__dict__
-    values = {name: loaded[name] for name in audited_fields(type(instance)) if name in loaded}
-    return json.loads(json.dumps(values, cls=DjangoJSONEncoder))
+    return json_values(
+        {name: loaded[name] for name in audited_fields(type(instance)) if name in loaded}
+    )
 
 
 def audit_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -113,7 +150,8 @@ def _row(
     organization_id: int | None = None,
     after: dict[str, Any] | None = None,
     actor_id: int | None = None,
-) -> AuditEvent:
+) -> dict[str, Any]:
+    """The values of an audit row (all but its id and creation time)."""
     if after is not None:
         before = before or {}
     elif action == "deleted":
@@ -126,15 +164,15 @@ def _row(
     organization_id = organization_id or organization_id_of(instance)
     if organization_id is None:
         raise ValueError(f"audit {action!r}: {instance!r} belongs to no organization")
-    return AuditEvent(
-        organization_id=organization_id,
-        actor_id=actor_id if actor_id is not None else _actor_id(actor),
-        request_id=current_request_id.get(),
-        action=action,
-        resource=audit_resource(type(instance)),
-        record_id=instance.pk,
-        changes=changes,
-    )
+    return {
+        "organization_id": organization_id,
+        "actor_id": actor_id if actor_id is not None else _actor_id(actor),
+        "request_id": current_request_id.get(),
+        "action": action,
+        "resource": audit_resource(type(instance)),
+        "record_id": instance.pk,
+        "changes": changes,
+    }
 
 
 def audit_record(
@@ -156,14 +194,16 @@ def audit_record(
     replaces the instance's values for a change that is not in its own columns (a role's
     grants); `actor_id` names the actor when only its id is at hand.
     """
-    row = _row(
-        instance,
-        action,
-        actor=actor,
-        before=before,
-        organization_id=organization_id,
-        after=after,
-        actor_id=actor_id,
+    row = AuditEvent(
+        **_row(
+            instance,
+            action,
+            actor=actor,
+            before=before,
+            organization_id=organization_id,
+            after=after,
+            actor_id=actor_id,
+        )
     )
     return batch_insert(row)
 
@@ -174,16 +214,36 @@ def audit_record_many(
     *,
     actor: User | None,
     befores: Iterable[dict[str, Any] | None] | None = None,
-) -> list[AuditEvent]:
-    """`audit_record` for the rows of one bulk write, in one bulk INSERT (deletes record each
-    row's old values; `befores`, one per instance in order, gives an update's changed fields)."""
+    afters: Iterable[dict[str, Any]] | None = None,
+) -> int:
+    """`audit_record` for the rows of one bulk write, in one INSERT (deletes record each row's
+    old values; `befores`, one per instance in order, gives an update's changed fields); the
+    number of rows. Written column by column (`insert_columns`): an import audits every row
+    it writes. `afters`, one per instance, are their `audit_values` when the caller already
+    has them (a bulk create takes them from the events' snapshots)."""
     instances = list(instances)
     olds = list(befores) if befores is not None else [None] * len(instances)
-    rows = [
-        _row(instance, action, actor=actor, before=before)
-        for instance, before in zip(instances, olds, strict=True)
-    ]
-    return AuditEvent.objects.bulk_create(rows) if rows else []
+    news = list(afters) if afters is not None else [None] * len(instances)
+    columns: dict[str, list[Any]] = {name: [] for name in _AUDIT_COLUMNS}
+    for instance, before, after in zip(instances, olds, news, strict=True):
+        row = _row(instance, action, actor=actor, before=before, after=after)
+        for name, value in row.items():
+            columns[name].append(value)
+        columns["created_at"].append(timezone.now())  # the field's default, per row
+    insert_columns(AuditEvent, columns)
+    return len(instances)
+
+
+_AUDIT_COLUMNS = (
+    "organization_id",
+    "actor_id",
+    "request_id",
+    "action",
+    "resource",
+    "record_id",
+    "changes",
+    "created_at",
+)
 
 
 def audit_purge(*, now=None, batch: int = 10_000) -> int:

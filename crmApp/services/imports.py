@@ -140,9 +140,8 @@ def import_batch_commit(
     chunks does it).
     """
     job = chunk.job
-    if not dry_run:
-        records_create_many(model, organization_id=job.organization_id, rows=creates, actor=actor)
-        records_update_many(model, changes=updates, actor=actor)
+    # The rows last but for the job's counters: creating them locks the organization's code
+    # counter until the commit (concurrent chunks wait for it), and the job row is shared too.
     ImportRowError.objects.bulk_create(
         ImportRowError(job_id=job.pk, row_number=number, reason=reason, values=values)
         for number, reason, values in errors
@@ -150,6 +149,9 @@ def import_batch_commit(
     chunk.rows_done += rows
     ImportChunk.objects.filter(pk=chunk.pk).update(rows_done=chunk.rows_done)
     finished_chunk = chunk.done
+    if not dry_run:
+        records_update_many(model, changes=updates, actor=actor)
+        records_create_many(model, organization_id=job.organization_id, rows=creates, actor=actor)
     ImportJob.objects.filter(pk=job.pk).update(
         rows_read=F("rows_read") + rows,
         rows_created=F("rows_created") + len(creates),

@@ -18,13 +18,20 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.utils import timezone
 
+from crmApp.db import bulk_binding
 from crmApp.models import User, next_codes
 from crmApp.services.attachments import attachment_blobs_forget
-from crmApp.services.audit import audit_record, audit_record_many, audit_values
-from crmApp.services.events import event_record_for, events_record_many
+from crmApp.services.audit import (
+    audit_record,
+    audit_record_many,
+    audit_values,
+    audited_fields,
+    json_values,
+)
+from crmApp.services.events import event_record_for, events_record_many, snapshot_of
 
 M = TypeVar("M", bound=Model)
 
@@ -96,22 +103,58 @@ def records_create_many(
     model: type[M], *, organization_id: int, rows: list[dict[str, Any]], actor: User | None
 ) -> list[M]:
     """Insert many rows of one organization at once: what `record_create` does per row (codes,
-    timestamps, one `created` event each) in a fixed number of statements.
+    timestamps, one `created` event and audit row each) in a fixed number of statements.
 
     For imports, whose rows were each validated by the resource's form. The codes are reserved
-    in one block from the counter row, exactly as single creates take theirs.
+    in one block from the counter row, exactly as single creates take theirs. That row stays
+    locked until the caller's transaction ends, so concurrent imports into one organization
+    write one batch at a time: the events' snapshots (and the audit rows' values, the same
+    fields) are therefore taken before the codes are, and only the fields the insert sets
+    (`inserted_fields`) are read again after it.
     """
     instances = [model(organization_id=organization_id, **fields) for fields in rows]
     if not instances:
         return []
+    resource = getattr(model, "EVENT_RESOURCE", None)
+    snapshots = [snapshot_of(instance) for instance in instances] if resource else None
     prefix = getattr(model, "CODE_PREFIX", "")
     if prefix:
         codes = next_codes(organization_id=organization_id, prefix=prefix, count=len(instances))
         for instance, code in zip(instances, codes, strict=True):
             instance.code = code  # type: ignore[attr-defined]
-    created = model._default_manager.bulk_create(instances)
-    _record_events(model, created, "created", actor=actor)
+    with bulk_binding():
+        created = model._default_manager.bulk_create(instances)
+    if snapshots is None:
+        audit_record_many(created, "created", actor=actor)
+        return created
+    # Only the snapshot's own keys: a field a snapshot leaves out (a secret) stays out.
+    changed = [name for name in inserted_fields(model) if name in snapshots[0]]
+    for instance, snapshot in zip(created, snapshots, strict=True):
+        snapshot.update(json_values({name: getattr(instance, name) for name in changed}))
+    events_record_many(created, f"{resource}.created", actor=actor, snapshots=snapshots)
+    audited = audited_fields(model)
+    afters = [
+        {name: snapshot[name] for name in audited if name in snapshot} for snapshot in snapshots
+    ]
+    audit_record_many(created, "created", actor=actor, afters=afters)
     return created
+
+
+def inserted_fields(model: type[Model]) -> list[str]:
+    """The attributes a bulk insert may set on a new instance of `model` (its code included):
+    the primary key, the values the database returns, and those of fields with their own
+    `pre_save` (dates and times, `auto_now` among them). Every other value is stored as it was
+    before the insert."""
+    names = [
+        field.attname
+        for field in model._meta.concrete_fields
+        if field.primary_key
+        or getattr(field, "db_returning", False)
+        or type(field).pre_save is not Field.pre_save
+    ]
+    if getattr(model, "CODE_PREFIX", "") and "code" not in names:
+        names.append("code")
+    return names
 
 
 def records_update_many(

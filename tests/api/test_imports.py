@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from crmApp.models import Customer, Event, ImportJob, ImportRowError, Lead
+from crmApp.models import AuditEvent, Customer, Event, ImportJob, ImportRowError, Lead
 from tests.conftest import make_member
 from tests.factories import EmployeeFactory, LeadFactory
 from tests.files_support import upload
@@ -199,6 +199,68 @@ def test_formula_cells_are_stored_as_text_and_numbers_stay_numbers(
     assert (second.name, str(second.estimated_value), second.notes) == ("=quoted", "12.50", "-1")
     exported = owner.client.get("/api/leads/export_csv/")
     assert b"'=HYPERLINK" in b"".join(exported.streaming_content)
+
+
+def test_imported_rows_record_the_events_and_audit_rows_a_request_would(
+    owner, org, django_capture_on_commit_callbacks
+):
+    """The bulk path (one INSERT per batch for events and for audit rows) records what
+    `POST /api/leads/` and `PATCH` record for the same values, request by request."""
+    values = {
+        "name": 'Ada "the first" \\ Lovelace',
+        "email": "ada@example.com",
+        "company": "Engines, Ltd",
+        "lead_score": "42",
+        "estimated_value": "1234.50",
+        "tags": ["a, b", "c"],
+        "notes": "=SUM(A1)",
+        "external_id": "imp-1",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        posted = owner.client.post("/api/leads/", values, format="json")
+    assert posted.status_code == 201, posted.data
+    csv_values = {**values, "external_id": "imp-2", "tags": json.dumps(values["tags"])}
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(csv_values))
+    writer.writeheader()
+    writer.writerow(csv_values)
+    job = job_of(
+        start(owner, buffer.getvalue().encode(), capture=django_capture_on_commit_callbacks)
+    )
+    assert job.rows_created == 1, list(ImportRowError.objects.values())
+    by_request = Lead.objects.get(external_id="imp-1")
+    imported = Lead.objects.get(external_id="imp-2")
+
+    differ = {"id", "code", "external_id", "created_at", "updated_at"}
+
+    def event_of(lead, type):
+        event = Event.objects.get(resource_id=lead.pk, type=type)
+        fields = ("organization_id", "resource", "actor_id")
+        snapshot = {k: v for k, v in event.snapshot.items() if k not in differ}
+        return [getattr(event, f) for f in fields], snapshot
+
+    def audit_of(lead, action):
+        row = AuditEvent.objects.get(resource="lead", record_id=lead.pk, action=action)
+        changes = {k: v for k, v in row.changes.items() if k not in differ}
+        return [row.organization_id, row.actor_id], changes
+
+    assert event_of(imported, "lead.created") == event_of(by_request, "lead.created")
+    assert audit_of(imported, "created") == audit_of(by_request, "created")
+    assert event_of(imported, "lead.created")[1]["name"] == 'Ada "the first" \\ Lovelace'
+
+    changed = {"name": "Ada", "company": "Analytical", "estimated_value": "99.00"}
+    with django_capture_on_commit_callbacks(execute=True):
+        patched = owner.client.patch(f"/api/leads/{by_request.pk}/", changed, format="json")
+    assert patched.status_code == 200, patched.data
+    content = b"external_id,name,email,company,estimated_value\n"
+    content += b"imp-2,Ada,ada@example.com,Analytical,99.00\n"
+    upsert = job_of(
+        start(owner, content, capture=django_capture_on_commit_callbacks, mode="upsert")
+    )
+    assert upsert.rows_updated == 1, list(ImportRowError.objects.values())
+    assert event_of(imported, "lead.updated") == event_of(by_request, "lead.updated")
+    assert audit_of(imported, "updated") == audit_of(by_request, "updated")
+    assert set(audit_of(imported, "updated")[1]) == {"name", "company", "estimated_value"}
 
 
 def test_customers_import(owner, org, django_capture_on_commit_callbacks):
