@@ -200,19 +200,55 @@ class _Batches:
         self.update_form: serializers.Serializer | None = None
 
     def run(self, chunk: ImportChunk, batch: list[tuple[int, list[str]]]) -> None:
-        """Validate and write one batch in one transaction. A lost race with a concurrent chunk
-        (two rows of the file with one new external id) is retried once with fresh matches."""
+        """Validate and write one batch. A lost race with a concurrent chunk (two rows of the
+        file with one new external id) is retried once with fresh matches.
+
+        An upsert validates and writes in one transaction, which locks the rows it matched.
+        A create validates first, then reserves its new rows' codes in a short transaction of
+        their own (`import_codes_reserve`), then writes: the organization's counter row is
+        locked only for that statement, not while the batch's rows and their search indexes
+        are written, so the chunks of one organization write side by side. A batch that fails
+        after reserving leaves its codes unused, as a database sequence would.
+        """
         for attempt in (1, 2):
             try:
-                with transaction.atomic():
-                    self._run(chunk, batch)
+                if self.upsert:
+                    with transaction.atomic():
+                        self.commit(chunk, batch, self.validate_batch(batch), codes=None)
+                else:
+                    outcome = self.validate_batch(batch)
+                    codes = None
+                    if not self.job.dry_run and outcome.creates:
+                        codes = services.import_codes_reserve(
+                            model=self.model,
+                            organization_id=self.job.organization_id,
+                            count=len(outcome.creates),
+                        )
+                    with transaction.atomic():
+                        self.commit(chunk, batch, outcome, codes=codes)
                 return
             except IntegrityError:
                 chunk.refresh_from_db(fields=["rows_done"])
                 if attempt == 2:
                     raise
 
-    def _run(self, chunk: ImportChunk, batch: list[tuple[int, list[str]]]) -> None:
+    def commit(self, chunk: ImportChunk, batch: list, outcome: _Outcome, *, codes) -> None:
+        services.import_batch_commit(
+            chunk=chunk,
+            model=self.model,
+            creates=outcome.creates,
+            codes=codes,
+            updates=outcome.updates,
+            unchanged=outcome.unchanged,
+            errors=outcome.errors,
+            rows=len(batch),
+            actor=self.job.created_by,
+            dry_run=self.job.dry_run,
+        )
+
+    def validate_batch(self, batch: list[tuple[int, list[str]]]) -> _Outcome:
+        """Each row of `batch` through the form: what to create, update, leave, and why rows
+        are refused."""
         rows = [(number, record, self.row_data(record)) for number, record in batch]
         matches = self.matches(rows)
         # The form's external-id uniqueness check, answered for the whole batch at once.
@@ -225,17 +261,7 @@ class _Batches:
                 reason = self.validate(data, matches, outcome)
             if reason is not None:
                 outcome.errors.append((number, reason, self.cells(record)))
-        services.import_batch_commit(
-            chunk=chunk,
-            model=self.model,
-            creates=outcome.creates,
-            updates=outcome.updates,
-            unchanged=outcome.unchanged,
-            errors=outcome.errors,
-            rows=len(batch),
-            actor=self.job.created_by,
-            dry_run=self.job.dry_run,
-        )
+        return outcome
 
     # --- rows -----------------------------------------------------------------------------
 

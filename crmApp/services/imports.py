@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from crmApp.errors import TransitionNotAllowed
-from crmApp.models import ImportChunk, ImportJob, ImportRowError, User
+from crmApp.models import ImportChunk, ImportJob, ImportRowError, User, next_codes
 from crmApp.services.audit import audit_record, audit_values
 from crmApp.services.blobs import blob_delete_now, blob_save
 from crmApp.services.records import records_create_many, records_update_many
@@ -120,6 +120,19 @@ def import_job_running(job_id: int) -> bool:
     return ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING).exists()
 
 
+def import_codes_reserve(
+    *, model: type[models.Model], organization_id: int, count: int
+) -> list[str] | None:
+    """Reserve `count` codes of `model` for an import batch, committed at once (outside any
+    transaction of the caller's): the batch then writes without holding the counter row.
+    None for a model without codes."""
+    prefix = getattr(model, "CODE_PREFIX", "")
+    if not prefix:
+        return None
+    with transaction.atomic():
+        return next_codes(organization_id=organization_id, prefix=prefix, count=count)
+
+
 def import_batch_commit(
     *,
     chunk: ImportChunk,
@@ -131,17 +144,18 @@ def import_batch_commit(
     rows: int,
     actor: User | None,
     dry_run: bool,
+    codes: list[str] | None = None,
 ) -> None:
     """Write one validated batch with its bookkeeping; the caller holds the transaction.
 
     A dry run writes only the bookkeeping (what would be created or updated, and why rows are
-    refused). The chunk's last batch also counts the chunk done, and the chunk that makes the
-    count complete finishes the job (a conditional UPDATE, so exactly one of the concurrent
-    chunks does it).
+    refused). `codes`, one per create, are those `import_codes_reserve` reserved (else they
+    are reserved here). The chunk's last batch also counts the chunk done, and the chunk that
+    makes the count complete finishes the job (a conditional UPDATE, so exactly one of the
+    concurrent chunks does it).
     """
     job = chunk.job
-    # The rows last but for the job's counters: creating them locks the organization's code
-    # counter until the commit (concurrent chunks wait for it), and the job row is shared too.
+    # The rows last but for the job's counters: the job row is shared by concurrent chunks.
     ImportRowError.objects.bulk_create(
         ImportRowError(job_id=job.pk, row_number=number, reason=reason, values=values)
         for number, reason, values in errors
@@ -151,7 +165,9 @@ def import_batch_commit(
     finished_chunk = chunk.done
     if not dry_run:
         records_update_many(model, changes=updates, actor=actor)
-        records_create_many(model, organization_id=job.organization_id, rows=creates, actor=actor)
+        records_create_many(
+            model, organization_id=job.organization_id, rows=creates, actor=actor, codes=codes
+        )
     ImportJob.objects.filter(pk=job.pk).update(
         rows_read=F("rows_read") + rows,
         rows_created=F("rows_created") + len(creates),

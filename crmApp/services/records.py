@@ -100,17 +100,22 @@ def records_delete(model: type[Model], *, ids: list[int], actor: User | None) ->
 
 
 def records_create_many(
-    model: type[M], *, organization_id: int, rows: list[dict[str, Any]], actor: User | None
+    model: type[M],
+    *,
+    organization_id: int,
+    rows: list[dict[str, Any]],
+    actor: User | None,
+    codes: list[str] | None = None,
 ) -> list[M]:
     """Insert many rows of one organization at once: what `record_create` does per row (codes,
     timestamps, one `created` event and audit row each) in a fixed number of statements.
 
-    For imports, whose rows were each validated by the resource's form. The codes are reserved
-    in one block from the counter row, exactly as single creates take theirs. That row stays
-    locked until the caller's transaction ends, so concurrent imports into one organization
-    write one batch at a time: the events' snapshots (and the audit rows' values, the same
-    fields) are therefore taken before the codes are, and only the fields the insert sets
-    (`inserted_fields`) are read again after it.
+    For imports, whose rows were each validated by the resource's form. The codes are
+    `codes` when the caller reserved them (an import batch does, before its transaction), else
+    reserved here in one block from the counter row, exactly as single creates take theirs;
+    that row then stays locked until the caller's transaction ends, so the events' snapshots
+    (and the audit rows' values, the same fields) are taken before the codes are, and only the
+    fields the insert sets (`inserted_fields`) are read again after it.
     """
     instances = [model(organization_id=organization_id, **fields) for fields in rows]
     if not instances:
@@ -119,7 +124,8 @@ def records_create_many(
     snapshots = [snapshot_of(instance) for instance in instances] if resource else None
     prefix = getattr(model, "CODE_PREFIX", "")
     if prefix:
-        codes = next_codes(organization_id=organization_id, prefix=prefix, count=len(instances))
+        if codes is None:
+            codes = next_codes(organization_id=organization_id, prefix=prefix, count=len(instances))
         for instance, code in zip(instances, codes, strict=True):
             instance.code = code  # type: ignore[attr-defined]
     with bulk_binding():
