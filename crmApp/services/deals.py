@@ -18,7 +18,7 @@ actions on one deal run one after the other and each sees the previous one's res
 
 Each change of a deal's stage or outcome is recorded in its stage history in the same
 transaction (`_record_stage`): the open row is closed and a row for the new stage and outcome
-opened, naming the actor.
+opened, naming the actor, and the funnel's first-entry tallies follow (`stage_tally_entered`).
 """
 
 import datetime
@@ -43,6 +43,7 @@ from crmApp.services.audit import audit_record, audit_values
 from crmApp.services.events import event_record_for
 from crmApp.services.notifications import assignment_notice_queue
 from crmApp.services.records import record_delete, records_delete
+from crmApp.services.stage_tallies import stage_tally_entered
 
 OPEN_STATUSES = (Deal.Status.ACTIVE, Deal.Status.INACTIVE)
 WON_PROBABILITY = Decimal("100.00")
@@ -128,6 +129,7 @@ def _record_stage(
     if stage_id is None:  # the stage was deleted: nothing to enter
         setattr(deal, STAGE_ENTERED_AT, None)
         return
+    stage_tally_entered(deal=deal, stage_id=stage_id, at=at, new_deal=before is None)
     DealStageHistory.objects.create(
         organization_id=deal.organization_id,
         deal=deal,

@@ -25,6 +25,7 @@ from crmApp.models import User, next_codes
 from crmApp.services.attachments import attachment_blobs_forget
 from crmApp.services.audit import audit_record, audit_record_many, audit_values
 from crmApp.services.events import event_record_for, events_record_many
+from crmApp.services.stage_tallies import stage_tallies_kept, stage_tallies_kept_on_save
 
 M = TypeVar("M", bound=Model)
 
@@ -76,7 +77,8 @@ def record_delete(instance: Model, *, actor: User | None) -> None:
     """Delete one row (and what cascades from it); its event keeps the last snapshot."""
     _record_event(instance, "deleted", actor=actor)
     attachment_blobs_forget(type(instance), [instance.pk])
-    instance.delete()
+    with stage_tallies_kept(type(instance), [instance.pk]):
+        instance.delete()
 
 
 def records_delete(model: type[Model], *, ids: list[int], actor: User | None) -> int:
@@ -89,7 +91,9 @@ def records_delete(model: type[Model], *, ids: list[int], actor: User | None) ->
     doomed = list(rows.order_by("pk"))
     _record_events(model, doomed, "deleted", actor=actor)
     attachment_blobs_forget(model, ids)
-    return rows.delete()[1].get(model._meta.label, 0)
+    with stage_tallies_kept(model, ids):
+        deleted = rows.delete()[1].get(model._meta.label, 0)
+    return deleted
 
 
 def records_create_many(

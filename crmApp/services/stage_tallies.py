@@ -1,0 +1,121 @@
+"""Keeping `StageEntryTally` (first entries per organization, stage and UTC day) equal to what
+the stage history says, in the transaction of the write that changes the history.
+
+Two ways in:
+
+* `stage_tally_entered` when the deal services add the newest history row of a deal (the only
+  row they add): one aggregate over the deal's rows in that stage, then one upsert when the row
+  is the deal's first there.
+* `stage_tallies_kept` around any other write that may change a deal's history (a deal or a
+  history row deleted, a history row saved in the admin): the deals' first entries are read
+  before and after, and only the difference is applied.
+
+Increments and decrements are upserts adding to the stored count, so concurrent writes of
+different deals never lose one another's (each deal's writes are already serialized by its row
+lock).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager, nullcontext
+from typing import ContextManager
+
+from django.db import connection
+from django.db.models import Min, Model
+
+from crmApp.models import Deal, DealStageHistory, StageEntryTally
+
+Cell = tuple[int, int, datetime.date]  # organization id, stage id, UTC day
+
+
+def _day(moment: datetime.datetime) -> datetime.date:
+    return moment.astimezone(datetime.UTC).date()
+
+
+def _apply(delta: Counter[Cell]) -> None:
+    """Add `delta` to the stored tallies in one statement (rows created as needed)."""
+    cells = [(cell, change) for cell, change in delta.items() if change]
+    if not cells:
+        return
+    table = connection.ops.quote_name(StageEntryTally._meta.db_table)
+    rows = ", ".join(["(%s, %s, %s, %s)"] * len(cells))
+    params: list[object] = []
+    for (organization_id, stage_id, day), change in sorted(cells):  # one lock order
+        params += [organization_id, stage_id, day, change]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (organization_id, stage_id, day, first_entries) VALUES {rows} "
+            "ON CONFLICT (organization_id, stage_id, day) DO UPDATE "
+            f"SET first_entries = {table}.first_entries + EXCLUDED.first_entries",
+            params,
+        )
+
+
+def first_entries(deal_ids: Collection[int]) -> Counter[Cell]:
+    """The cells the deals' history puts them in: per deal and stage, its earliest entry."""
+    cells: Counter[Cell] = Counter()
+    if not deal_ids:
+        return cells
+    rows = (
+        DealStageHistory.objects.filter(deal_id__in=list(deal_ids), stage__isnull=False)
+        .order_by()
+        .values_list("organization_id", "stage_id", "deal_id")
+        .annotate(first=Min("entered_at"))
+    )
+    for organization_id, stage_id, _deal_id, first in rows:
+        cells[(organization_id, stage_id, _day(first))] += 1
+    return cells
+
+
+def stage_tally_entered(
+    *, deal: Deal, stage_id: int, at: datetime.datetime, new_deal: bool = False
+) -> None:
+    """Count the history row the deal services are about to add (deal `deal`, `stage_id`,
+    entered `at`) when it becomes the deal's first entry into that stage. `new_deal`: the deal
+    has no history yet (nothing to read)."""
+    organization_id = deal.organization_id
+    delta: Counter[Cell] = Counter({(organization_id, stage_id, _day(at)): 1})
+    if not new_deal:
+        earliest = DealStageHistory.objects.filter(deal=deal, stage_id=stage_id).aggregate(
+            first=Min("entered_at")
+        )["first"]
+        if earliest is not None and earliest <= at:
+            return  # entered before: not a first entry
+        if earliest is not None:  # a row dated later (written by hand) stops being the first
+            delta[(organization_id, stage_id, _day(earliest))] -= 1
+    _apply(delta)
+
+
+@contextmanager
+def _kept(deal_ids: Collection[int]) -> Iterator[None]:
+    before = first_entries(deal_ids)
+    yield
+    after = first_entries(deal_ids)
+    after.subtract(before)
+    _apply(after)
+
+
+def stage_tallies_kept(
+    model: type[Model], ids: Collection[int], *, deal_ids: Collection[int] = ()
+) -> ContextManager[None]:
+    """Around a write to rows `ids` of `model` (deleted, or saved by a form): keeps the tallies
+    of the deals concerned, those the rows belong to now and `deal_ids` (a history row a form
+    moves to another deal). Deals and history rows only; other models need nothing."""
+    if model is Deal:
+        return _kept({*ids, *deal_ids})
+    if model is DealStageHistory:
+        stored = DealStageHistory.objects.filter(pk__in=list(ids)).values_list("deal_id", flat=True)
+        return _kept({*stored, *deal_ids})
+    return nullcontext()
+
+
+def stage_tallies_kept_on_save(instance: Model) -> ContextManager[None]:
+    """Around a form's save of `instance` (the admin): a stage-history row may change its deal,
+    stage or entry moment, or be new. A deal's own save changes no history."""
+    if not isinstance(instance, DealStageHistory):
+        return nullcontext()
+    ids = [] if instance.pk is None else [instance.pk]
+    return stage_tallies_kept(DealStageHistory, ids, deal_ids=[instance.deal_id])
