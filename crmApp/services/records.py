@@ -66,8 +66,10 @@ def record_save(instance: M, *, actor: User | None, before: dict[str, Any] | Non
     the event and audit row `record_create` or `record_update` would record: `before` is its
     `audit_values` from before the form ran, None for a new row. The row is read back after
     the save: form values are typed as typed (`"20"` for a stored `20.00`), and the audit row
-    records what the database now holds."""
-    instance.save()
+    records what the database now holds. A stage-history row saved so keeps the funnel's
+    tallies (`stage_tallies_kept_on_save`)."""
+    with stage_tallies_kept_on_save(instance):
+        instance.save()
     instance.refresh_from_db()
     _record_event(instance, "created" if before is None else "updated", actor=actor, before=before)
     return instance
