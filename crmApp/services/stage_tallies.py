@@ -1,11 +1,11 @@
-"""Keeping `StageEntryTally` (first entries per organization, stage and UTC day) equal to what
-the stage history says, in the transaction of the write that changes the history.
+"""Keeping `StageEntryTally` (first and latest entries per organization, stage and UTC day)
+equal to what the stage history says, in the transaction of the write that changes the history.
 
 Two ways in:
 
 * `stage_tally_entered` when the deal services add the newest history row of a deal (the only
-  row they add): one aggregate over the deal's rows in that stage, then one upsert when the row
-  is the deal's first there.
+  row they add): one aggregate over the deal's rows in that stage, then one upsert (none when
+  nothing changes: a re-entry on the day of the previous one).
 * `stage_tallies_kept` around any other write that may change a deal's history (a deal or a
   history row deleted, a history row saved in the admin): the deals' first entries are read
   before and after, and only the difference is applied.
@@ -24,11 +24,13 @@ from contextlib import contextmanager, nullcontext
 from typing import ContextManager
 
 from django.db import connection
-from django.db.models import Min, Model
+from django.db.models import Max, Min, Model
 
 from crmApp.models import Deal, DealStageHistory, StageEntryTally
 
-Cell = tuple[int, int, datetime.date]  # organization id, stage id, UTC day
+#: (organization id, stage id, UTC day, "first_entries" or "last_entries")
+Cell = tuple[int, int, datetime.date, str]
+FIRST, LAST = "first_entries", "last_entries"
 
 
 def _day(moment: datetime.datetime) -> datetime.date:
@@ -37,25 +39,32 @@ def _day(moment: datetime.datetime) -> datetime.date:
 
 def _apply(delta: Counter[Cell]) -> None:
     """Add `delta` to the stored tallies in one statement (rows created as needed)."""
-    cells = [(cell, change) for cell, change in delta.items() if change]
+    changes: dict[tuple[int, int, datetime.date], list[int]] = {}
+    for (organization_id, stage_id, day, column), change in delta.items():
+        if change:
+            row = changes.setdefault((organization_id, stage_id, day), [0, 0])
+            row[0 if column == FIRST else 1] += change
+    cells = sorted((cell, row) for cell, row in changes.items() if any(row))  # one lock order
     if not cells:
         return
     table = connection.ops.quote_name(StageEntryTally._meta.db_table)
-    rows = ", ".join(["(%s, %s, %s, %s)"] * len(cells))
+    rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(cells))
     params: list[object] = []
-    for (organization_id, stage_id, day), change in sorted(cells):  # one lock order
-        params += [organization_id, stage_id, day, change]
+    for (organization_id, stage_id, day), (first, last) in cells:
+        params += [organization_id, stage_id, day, first, last]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (organization_id, stage_id, day, first_entries) VALUES {rows} "
-            "ON CONFLICT (organization_id, stage_id, day) DO UPDATE "
-            f"SET first_entries = {table}.first_entries + EXCLUDED.first_entries",
+            f"INSERT INTO {table} (organization_id, stage_id, day, {FIRST}, {LAST}) "
+            f"VALUES {rows} ON CONFLICT (organization_id, stage_id, day) DO UPDATE "
+            f"SET {FIRST} = {table}.{FIRST} + EXCLUDED.{FIRST}, "
+            f"{LAST} = {table}.{LAST} + EXCLUDED.{LAST}",
             params,
         )
 
 
-def first_entries(deal_ids: Collection[int]) -> Counter[Cell]:
-    """The cells the deals' history puts them in: per deal and stage, its earliest entry."""
+def entry_cells(deal_ids: Collection[int]) -> Counter[Cell]:
+    """The cells the deals' history puts them in: per deal and stage, its earliest and its
+    latest entry."""
     cells: Counter[Cell] = Counter()
     if not deal_ids:
         return cells
@@ -63,10 +72,11 @@ def first_entries(deal_ids: Collection[int]) -> Counter[Cell]:
         DealStageHistory.objects.filter(deal_id__in=list(deal_ids), stage__isnull=False)
         .order_by()
         .values_list("organization_id", "stage_id", "deal_id")
-        .annotate(first=Min("entered_at"))
+        .annotate(first=Min("entered_at"), last=Max("entered_at"))
     )
-    for organization_id, stage_id, _deal_id, first in rows:
-        cells[(organization_id, stage_id, _day(first))] += 1
+    for organization_id, stage_id, _deal_id, first, last in rows:
+        cells[(organization_id, stage_id, _day(first), FIRST)] += 1
+        cells[(organization_id, stage_id, _day(last), LAST)] += 1
     return cells
 
 
@@ -74,26 +84,36 @@ def stage_tally_entered(
     *, deal: Deal, stage_id: int, at: datetime.datetime, new_deal: bool = False
 ) -> None:
     """Count the history row the deal services are about to add (deal `deal`, `stage_id`,
-    entered `at`) when it becomes the deal's first entry into that stage. `new_deal`: the deal
-    has no history yet (nothing to read)."""
+    entered `at`): the deal's first entry into the stage when it has none before, and its
+    latest entry there unless it has a later one. `new_deal`: the deal has no history yet
+    (nothing to read)."""
     organization_id = deal.organization_id
-    delta: Counter[Cell] = Counter({(organization_id, stage_id, _day(at)): 1})
-    if not new_deal:
-        earliest = DealStageHistory.objects.filter(deal=deal, stage_id=stage_id).aggregate(
-            first=Min("entered_at")
-        )["first"]
-        if earliest is not None and earliest <= at:
-            return  # entered before: not a first entry
-        if earliest is not None:  # a row dated later (written by hand) stops being the first
-            delta[(organization_id, stage_id, _day(earliest))] -= 1
+    day = _day(at)
+    delta: Counter[Cell] = Counter()
+    if new_deal:
+        first = last = None
+    else:
+        known = DealStageHistory.objects.filter(deal=deal, stage_id=stage_id).aggregate(
+            first=Min("entered_at"), last=Max("entered_at")
+        )
+        first, last = known["first"], known["last"]
+    # None before: a first entry (and a row dated later by hand stops being the first).
+    if first is None or first > at:
+        delta[(organization_id, stage_id, day, FIRST)] += 1
+        if first is not None:
+            delta[(organization_id, stage_id, _day(first), FIRST)] -= 1
+    if last is None or last <= at:  # the latest entry moves to this one
+        delta[(organization_id, stage_id, day, LAST)] += 1
+        if last is not None:
+            delta[(organization_id, stage_id, _day(last), LAST)] -= 1
     _apply(delta)
 
 
 @contextmanager
 def _kept(deal_ids: Collection[int]) -> Iterator[None]:
-    before = first_entries(deal_ids)
+    before = entry_cells(deal_ids)
     yield
-    after = first_entries(deal_ids)
+    after = entry_cells(deal_ids)
     after.subtract(before)
     _apply(after)
 

@@ -32,23 +32,29 @@ pytestmark = pytest.mark.django_db
 
 
 def plain_tallies() -> Counter:
-    earliest: dict[tuple, dt.datetime] = {}
+    """Per organization, stage and UTC day: (deals first in that day, deals last in that day)."""
+    entries: dict[tuple, list[dt.datetime]] = {}
     for row in DealStageHistory.objects.filter(stage__isnull=False).values(
         "organization_id", "stage_id", "deal_id", "entered_at"
     ):
         key = (row["organization_id"], row["stage_id"], row["deal_id"])
-        if key not in earliest or row["entered_at"] < earliest[key]:
-            earliest[key] = row["entered_at"]
-    return Counter(
-        (organization, stage, moment.astimezone(dt.UTC).date())
-        for (organization, stage, _deal), moment in earliest.items()
-    )
+        entries.setdefault(key, []).append(row["entered_at"])
+    tallies: Counter = Counter()
+    for (organization, stage, _deal), moments in entries.items():
+        tallies[(organization, stage, min(moments).astimezone(dt.UTC).date(), "first")] += 1
+        tallies[(organization, stage, max(moments).astimezone(dt.UTC).date(), "last")] += 1
+    return tallies
 
 
 def stored_tallies() -> Counter:
-    rows = StageEntryTally.objects.values_list("organization_id", "stage_id", "day", "first_entries")
-    assert all(count >= 0 for *_, count in rows)
-    return Counter({(o, s, d): n for o, s, d, n in rows if n})
+    tallies: Counter = Counter()
+    for organization, stage, day, first, last in StageEntryTally.objects.values_list(
+        "organization_id", "stage_id", "day", "first_entries", "last_entries"
+    ):
+        assert first >= 0 and last >= 0
+        tallies[(organization, stage, day, "first")] += first
+        tallies[(organization, stage, day, "last")] += last
+    return +tallies  # zero counts dropped
 
 
 def funnel_both_ways(organization, **narrowing) -> tuple[dict, dict]:
@@ -67,8 +73,10 @@ def funnel_both_ways(organization, **narrowing) -> tuple[dict, dict]:
 
 def assert_in_step(organization) -> None:
     assert stored_tallies() == plain_tallies()
-    served, counted = funnel_both_ways(organization)
-    assert served == counted
+    today = dt.datetime.now(dt.UTC).date()
+    for narrowing in ({}, {"start": today}, {"end": today - dt.timedelta(days=1)}):
+        served, counted = funnel_both_ways(organization, **narrowing)
+        assert served == counted, narrowing
 
 
 @pytest.fixture
@@ -133,7 +141,10 @@ def test_every_deal_service_write_keeps_the_tallies(owner, org, sales):
     reached = [s["reached"] for s in served["pipelines"][0]["stages"]]
     assert reached == [1, 1, 1, 1]  # the first deal entered each stage once; the second, Lost
     today = dt.datetime.now(dt.UTC).date()
-    assert stored_tallies() == Counter({(org.pk, s.pk, today): 1 for s in (lead, offer, won, lost)})
+    stages = (lead, offer, won, lost)
+    assert stored_tallies() == Counter(
+        {(org.pk, s.pk, today, kind): 1 for s in stages for kind in ("first", "last")}
+    )
 
 
 def test_deleting_deals_takes_their_first_entries_away(owner, org, sales):
@@ -148,7 +159,7 @@ def test_deleting_deals_takes_their_first_entries_away(owner, org, sales):
 
     assert (single.status_code, many.status_code) == (204, 200)
     assert_in_step(org)
-    assert sum(stored_tallies().values()) == 2  # the last deal: Lead and Offer
+    assert sum(stored_tallies().values()) == 4  # the last deal's first and latest: Lead, Offer
 
 
 @pytest.fixture
@@ -163,7 +174,11 @@ def _admin_url(model: str, view: str, *args) -> str:
 
 
 def _moment(data: dict, name: str, moment: dt.datetime) -> dict:
-    return {**data, f"{name}_0": moment.date().isoformat(), f"{name}_1": moment.strftime("%H:%M:%S")}
+    return {
+        **data,
+        f"{name}_0": moment.date().isoformat(),
+        f"{name}_1": moment.strftime("%H:%M:%S"),
+    }
 
 
 def test_admin_writes_keep_the_tallies(owner, org, sales, boss):
@@ -187,9 +202,7 @@ def test_admin_writes_keep_the_tallies(owner, org, sales, boss):
     assert_in_step(org)
     row.refresh_from_db()
     closed = _moment(_form_data(row), "left_at", row.entered_at + dt.timedelta(hours=1))
-    moved = boss.post(
-        _admin_url("dealstagehistory", "change", row.pk), {**closed, "deal": second}
-    )
+    moved = boss.post(_admin_url("dealstagehistory", "change", row.pk), {**closed, "deal": second})
     assert moved.status_code == 302
     assert_in_step(org)
     # Rows deleted one by one and in bulk.
@@ -231,7 +244,11 @@ def test_a_deleted_stage_takes_its_tallies_along(owner, org, sales):
     lead.delete()  # the history keeps its rows, under no stage
 
     assert_in_step(org)
-    assert set(stored_tallies()) == {(org.pk, offer.pk, dt.datetime.now(dt.UTC).date())}
+    today = dt.datetime.now(dt.UTC).date()
+    assert set(stored_tallies()) == {
+        (org.pk, offer.pk, today, "first"),
+        (org.pk, offer.pk, today, "last"),
+    }
 
 
 def test_the_funnel_from_tallies_is_the_funnel_of_the_rows_for_every_end_day(org, sales):
@@ -250,12 +267,19 @@ def test_the_funnel_from_tallies_is_the_funnel_of_the_rows_for_every_end_day(org
                     organization=org, deal=deal, stage=stage, entered_at=entered, left_at=left
                 )
 
-    for end in [None, *(dt.date(2026, 1, day) for day in range(1, 8))]:
-        for pipeline_id in (None, pipeline.pk):
+    days = [dt.date(2025, 12, 31), *(dt.date(2026, 1, day) for day in range(1, 8))]
+    for pipeline_id in (None, pipeline.pk):
+        for end in [None, *days]:
             served, counted = funnel_both_ways(org, end=end, pipeline_id=pipeline_id)
             assert served == counted, (end, pipeline_id)
-    served, _ = funnel_both_ways(org, end=dt.date(2026, 1, 3))
-    assert [s["reached"] for s in served["pipelines"][0]["stages"]] == [2, 2, 0, 0]
+        for start in days:
+            served, counted = funnel_both_ways(org, start=start, pipeline_id=pipeline_id)
+            assert served == counted, (start, pipeline_id)
+    until_3rd, _ = funnel_both_ways(org, end=dt.date(2026, 1, 3))
+    from_4th, _ = funnel_both_ways(org, start=dt.date(2026, 1, 4))
+    assert [s["reached"] for s in until_3rd["pipelines"][0]["stages"]] == [2, 2, 0, 0]
+    # b came back to Lead on the 5th; c entered Offer on the 4th and Won on the 6th.
+    assert [s["reached"] for s in from_4th["pipelines"][0]["stages"]] == [1, 1, 1, 0]
 
 
 def test_tallies_count_for_their_own_organization_only(owner, other_owner, org, other_org, sales):
@@ -279,7 +303,14 @@ def test_tallies_count_for_their_own_organization_only(owner, other_owner, org, 
         assert response.status_code == 201
 
     today = dt.datetime.now(dt.UTC).date()
-    assert stored_tallies() == Counter({(org.pk, lead.pk, today): 1, (other_org.pk, theirs.pk, today): 3})
+    assert stored_tallies() == Counter(
+        {
+            (org.pk, lead.pk, today, "first"): 1,
+            (org.pk, lead.pk, today, "last"): 1,
+            (other_org.pk, theirs.pk, today, "first"): 3,
+            (other_org.pk, theirs.pk, today, "last"): 3,
+        }
+    )
     ours = owner.client.get("/api/reports/funnel/").json()
     assert [p["id"] for p in ours["pipelines"]] == [sales[0].pk]
     assert [s["reached"] for s in ours["pipelines"][0]["stages"]] == [1, 0, 0, 0]
@@ -306,7 +337,7 @@ def test_the_migration_builds_the_tallies_from_the_stored_history(owner, org, sa
     migration.tally_first_entries(apps, editor)
 
     assert stored_tallies() == expected == plain_tallies()
-    assert sum(expected.values()) == 6
+    assert sum(expected.values()) == 12  # 3 deals x 2 stages, first and latest
 
 
 def test_the_unnarrowed_funnel_is_one_query_whatever_the_data(owner, org, sales):
