@@ -20,8 +20,7 @@ from __future__ import annotations
 import datetime
 from collections import Counter
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager, nullcontext
-from typing import ContextManager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from django.db import connection
 from django.db.models import Max, Min, Model
@@ -49,7 +48,7 @@ def _apply(delta: Counter[Cell]) -> None:
         return
     table = connection.ops.quote_name(StageEntryTally._meta.db_table)
     rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(cells))
-    params: list[object] = []
+    params: list[int | datetime.date] = []
     for (organization_id, stage_id, day), (first, last) in cells:
         params += [organization_id, stage_id, day, first, last]
     with connection.cursor() as cursor:
@@ -120,7 +119,7 @@ def _kept(deal_ids: Collection[int]) -> Iterator[None]:
 
 def stage_tallies_kept(
     model: type[Model], ids: Collection[int], *, deal_ids: Collection[int] = ()
-) -> ContextManager[None]:
+) -> AbstractContextManager[None]:
     """Around a write to rows `ids` of `model` (deleted, or saved by a form): keeps the tallies
     of the deals concerned, those the rows belong to now and `deal_ids` (a history row a form
     moves to another deal). Deals and history rows only; other models need nothing."""
@@ -132,7 +131,7 @@ def stage_tallies_kept(
     return nullcontext()
 
 
-def stage_tallies_kept_on_save(instance: Model) -> ContextManager[None]:
+def stage_tallies_kept_on_save(instance: Model) -> AbstractContextManager[None]:
     """Around a form's save of `instance` (the admin): a stage-history row may change its deal,
     stage or entry moment, or be new. A deal's own save changes no history."""
     if not isinstance(instance, DealStageHistory):
