@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Max, Min, Model
 
 from crmApp.models import Deal, DealStageHistory, StageEntryTally
@@ -30,6 +30,8 @@ from crmApp.models import Deal, DealStageHistory, StageEntryTally
 #: (organization id, stage id, UTC day, "first_entries" or "last_entries")
 Cell = tuple[int, int, datetime.date, str]
 FIRST, LAST = "first_entries", "last_entries"
+#: Rows per upsert statement (5 parameters each: under SQLite's and PostgreSQL's limits).
+APPLY_BATCH = 1000
 
 
 def _day(moment: datetime.datetime) -> datetime.date:
@@ -44,21 +46,21 @@ def _apply(delta: Counter[Cell]) -> None:
             row = changes.setdefault((organization_id, stage_id, day), [0, 0])
             row[0 if column == FIRST else 1] += change
     cells = sorted((cell, row) for cell, row in changes.items() if any(row))  # one lock order
-    if not cells:
-        return
     table = connection.ops.quote_name(StageEntryTally._meta.db_table)
-    rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(cells))
-    params: list[int | datetime.date] = []
-    for (organization_id, stage_id, day), (first, last) in cells:
-        params += [organization_id, stage_id, day, first, last]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (organization_id, stage_id, day, {FIRST}, {LAST}) "
-            f"VALUES {rows} ON CONFLICT (organization_id, stage_id, day) DO UPDATE "
-            f"SET {FIRST} = {table}.{FIRST} + EXCLUDED.{FIRST}, "
-            f"{LAST} = {table}.{LAST} + EXCLUDED.{LAST}",
-            params,
-        )
+    for start in range(0, len(cells), APPLY_BATCH):  # a deal's write: one batch
+        batch = cells[start : start + APPLY_BATCH]
+        rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(batch))
+        params: list[int | datetime.date] = []
+        for (organization_id, stage_id, day), (first, last) in batch:
+            params += [organization_id, stage_id, day, first, last]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (organization_id, stage_id, day, {FIRST}, {LAST}) "
+                f"VALUES {rows} ON CONFLICT (organization_id, stage_id, day) DO UPDATE "
+                f"SET {FIRST} = {table}.{FIRST} + EXCLUDED.{FIRST}, "
+                f"{LAST} = {table}.{LAST} + EXCLUDED.{LAST}",
+                params,
+            )
 
 
 def entry_cells(deal_ids: Collection[int]) -> Counter[Cell]:
@@ -106,6 +108,25 @@ def stage_tally_entered(
         if last is not None:
             delta[(organization_id, stage_id, _day(last), LAST)] -= 1
     _apply(delta)
+
+
+@transaction.atomic
+def stage_tallies_rebuild(*, organization_id: int) -> int:
+    """Replace an organization's tallies by what its stage history says (history loaded in bulk
+    past the services, such as the report bench's seed); the number of rows written."""
+    StageEntryTally.objects.filter(organization_id=organization_id).delete()
+    rows = (
+        DealStageHistory.objects.filter(organization_id=organization_id, stage__isnull=False)
+        .order_by()
+        .values_list("stage_id", "deal_id")
+        .annotate(first=Min("entered_at"), last=Max("entered_at"))
+    )
+    cells: Counter[Cell] = Counter()
+    for stage_id, _deal_id, first, last in rows.iterator(chunk_size=20_000):
+        cells[(organization_id, stage_id, _day(first), FIRST)] += 1
+        cells[(organization_id, stage_id, _day(last), LAST)] += 1
+    _apply(cells)
+    return StageEntryTally.objects.filter(organization_id=organization_id).count()
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from django.urls import reverse
 from crmApp.models import Deal, DealStageHistory, StageEntryTally, User
 from crmApp.selectors import reports
 from crmApp.selectors.reports import ReportFilters
+from crmApp.services import stage_tallies
 from crmApp.services.stage_tallies import stage_tallies_kept
 from tests.factories import (
     CustomerFactory,
@@ -359,3 +360,35 @@ def test_the_unnarrowed_funnel_is_one_query_whatever_the_data(owner, org, sales)
     many = count()
 
     assert one == many == baseline + 1
+
+
+def test_a_rebuild_after_a_bulk_load_is_the_history(org, other_org, sales, monkeypatch):
+    _pipeline, (lead, offer, _won, _lost), customer = sales
+    monkeypatch.setattr(stage_tallies, "APPLY_BATCH", 2)  # several upsert statements
+    start = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
+    for number in range(4):  # loaded past the services: no tallies kept
+        deal = Deal.objects.create(organization=org, title=f"D{number}", customer=customer)
+        for step, stage in enumerate((lead, offer, lead)):
+            DealStageHistory.objects.create(
+                organization=org,
+                deal=deal,
+                stage=stage,
+                entered_at=start + dt.timedelta(days=number + step),
+                left_at=None if step == 2 else start + dt.timedelta(days=number + step + 1),
+            )
+    theirs = PipelineStageFactory(pipeline=PipelineFactory(organization=other_org))
+    foreign = Deal.objects.create(
+        organization=other_org, title="F", customer=CustomerFactory(organization=other_org)
+    )
+    with stage_tallies_kept(Deal, [foreign.pk]):
+        DealStageHistory.objects.create(
+            organization=other_org, deal=foreign, stage=theirs, entered_at=start
+        )
+    assert stored_tallies() != plain_tallies()
+
+    written = stage_tallies.stage_tallies_rebuild(organization_id=org.pk)
+
+    assert stored_tallies() == plain_tallies()
+    # Lead: first on days 1-4, latest on days 3-6; Offer: days 2-5.
+    assert written == StageEntryTally.objects.filter(organization=org).count() == 6 + 4
+    assert_in_step(org)
