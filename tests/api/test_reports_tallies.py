@@ -20,10 +20,13 @@ from crmApp.models import Deal, DealStageHistory, StageEntryTally, User
 from crmApp.selectors import reports
 from crmApp.selectors.reports import ReportFilters
 from crmApp.services import stage_tallies
+from crmApp.services.deals import deal_create, deal_move_stage
 from crmApp.services.stage_tallies import stage_tallies_kept
+from tests.concurrency import run_concurrently
 from tests.factories import (
     CustomerFactory,
     EmployeeFactory,
+    OrganizationFactory,
     PipelineFactory,
     PipelineStageFactory,
 )
@@ -392,3 +395,29 @@ def test_a_rebuild_after_a_bulk_load_is_the_history(org, other_org, sales, monke
     # Lead: first on days 1-4, latest on days 3-6; Offer: days 2-5.
     assert written == StageEntryTally.objects.filter(organization=org).count() == 6 + 4
     assert_in_step(org)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_entries_into_one_stage_are_all_counted():
+    if connection.vendor != "postgresql":
+        pytest.skip("real row locks need PostgreSQL")
+    organization = OrganizationFactory(rbac=False)
+    pipeline = PipelineFactory(organization=organization)
+    lead, offer = (PipelineStageFactory(pipeline=pipeline, order=n) for n in range(2))
+    customer = CustomerFactory(organization=organization)
+    deals = [
+        deal_create(
+            actor=None, organization=organization, customer=customer, pipeline=pipeline, stage=lead
+        )
+        for _ in range(8)
+    ]
+
+    def move(deal):
+        return lambda: deal_move_stage(actor=None, deal=Deal(pk=deal.pk), stage_id=offer.pk)
+
+    results = run_concurrently([move(deal) for deal in deals])
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert stored_tallies() == plain_tallies()
+    today = dt.datetime.now(dt.UTC).date()
+    assert stored_tallies()[(organization.pk, offer.pk, today, "first")] == 8
