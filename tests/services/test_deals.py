@@ -272,14 +272,18 @@ def test_a_move_of_a_deal_read_under_lock_neither_locks_again_nor_reads_its_stag
         deal_move_stage(actor=None, deal=read, stage_id=other.pk)
 
     statements = [query["sql"] for query in ctx.captured_queries]
-    # the deal, the history's close, its new row, the audit row, the event
+    # the deal, the history's close, the deal's earliest and latest entry into the new stage
+    # and the funnel tally's upsert (its first entry), its new row, the audit row, the event
     assert [sql.split(" ", 1)[0] for sql in statements] == [
         "UPDATE",
         "UPDATE",
+        "SELECT",
+        "INSERT",
         "INSERT",
         "INSERT",
         "INSERT",
     ]
+    assert "stage_entry_tallies" in statements[3]
     assert moved is read and moved.stage == board["proposal"]
     assert Deal.objects.get(pk=deal.pk).stage_id == board["proposal"].pk  # still usable
 
