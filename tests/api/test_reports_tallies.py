@@ -255,6 +255,22 @@ def test_a_deleted_stage_takes_its_tallies_along(owner, org, sales):
     }
 
 
+def test_deleting_a_stage_that_moves_its_deals_elsewhere_keeps_the_tallies(owner, org, sales):
+    _pipeline, (lead, offer, _won, _lost), _customer = sales
+    deals = [create_deal(owner, org, sales, lead) for _ in range(2)]
+    owner.client.post(f"/api/deals/{deals[0]}/move_stage/", {"stage_id": offer.pk}, format="json")
+    owner.client.post(f"/api/deals/{deals[0]}/move_stage/", {"stage_id": lead.pk}, format="json")
+
+    response = owner.client.delete(f"/api/pipeline-stages/{lead.pk}/?move_to={offer.pk}")
+
+    assert response.status_code == 204
+    assert_in_step(org)
+    today = dt.datetime.now(dt.UTC).date()
+    assert stored_tallies() == Counter(
+        {(org.pk, offer.pk, today, "first"): 2, (org.pk, offer.pk, today, "last"): 2}
+    )
+
+
 def test_the_funnel_from_tallies_is_the_funnel_of_the_rows_for_every_end_day(org, sales):
     pipeline, (lead, offer, won, _lost), customer = sales
     moments = {
