@@ -3,7 +3,43 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+
+
+def _preparing(db) -> bool:
+    """Whether fixed-shape SQL should run as server-side prepared statements now: on PostgreSQL
+    with `prepare_threshold` set (settings: DATABASE_PREPARED_STATEMENTS) and while queries are
+    not being logged (DEBUG, query-count tests: they read the plain path's SQL)."""
+    if db.vendor != "postgresql" or db.queries_logged:
+        return False
+    db.ensure_connection()
+    return db.connection.prepare_threshold is not None
+
+
+@contextmanager
+def prepared_statements(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """Run the block's ORM queries as prepared statements (server-side binding) on PostgreSQL.
+
+    For reads whose plan never depends on the values: a row by primary key within the
+    caller's organizations, with the detail's joins. Planning such a read (a deal with its
+    seven joined tables) cost more than running it; prepared once per connection, PostgreSQL
+    reuses the plan. Django's cursors otherwise bind client-side and never prepare, which list
+    and search queries keep, so that their plans suit their actual parameters. Elsewhere, and
+    while queries are logged, the block runs unchanged.
+    """
+    connection = connections[using]
+    if not _preparing(connection):
+        yield
+        return
+    import psycopg
+
+    raw = connection.connection
+    previous = raw.cursor_factory
+    raw.cursor_factory = psycopg.Cursor
+    try:
+        yield
+    finally:
+        raw.cursor_factory = previous
 
 
 @contextmanager
@@ -18,16 +54,14 @@ def hot_cursor() -> Iterator:
     translation). Elsewhere, and while queries are being logged (DEBUG, query-count tests: a
     prepared statement's SQL text is not recorded), it is a plain cursor running the same SQL.
     """
-    if connection.vendor == "postgresql" and not connection.queries_logged:
-        connection.ensure_connection()
-        if connection.connection.prepare_threshold is not None:
-            import psycopg
+    if _preparing(connection):
+        import psycopg
 
-            with connection.wrap_database_errors:
-                raw = psycopg.Cursor(connection.connection)
-            with connection.make_cursor(raw) as cursor:
-                yield cursor
-            return
+        with connection.wrap_database_errors:
+            raw = psycopg.Cursor(connection.connection)
+        with connection.make_cursor(raw) as cursor:
+            yield cursor
+        return
     with connection.cursor() as cursor:
         yield cursor
 

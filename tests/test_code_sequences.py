@@ -1,7 +1,8 @@
 """Per-organization codes from the counter row (crmApp.models.base.next_codes)."""
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from crmApp.models import CodeSequence, Customer, next_codes
 from tests.concurrency import run_concurrently
@@ -74,3 +75,53 @@ def test_concurrent_first_use_creates_one_counter_row():
         f"LEAD-{n:06d}" for n in range(1, 17)
     ]
     assert CodeSequence.objects.filter(organization=organization, prefix="LEAD").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_create_reads_its_code_inside_its_insert_on_postgresql(is_postgres):
+    """One statement per create on PostgreSQL (the counter's upsert rides in the INSERT); the
+    row holds what the ORM path stores, and the sequence continues across both paths."""
+    organization = OrganizationFactory(rbac=False)
+    first = CustomerFactory(organization=organization, name="First")
+
+    with CaptureQueriesContext(connection) as ctx:
+        created = Customer.objects.create(organization=organization, name="Second", email="b@x.io")
+    coded = Customer(organization=organization, name="Third", code="")
+    coded.code = next_codes(organization_id=organization.pk, prefix="CUS")[0]  # the other path
+    coded.save()
+
+    assert len(ctx.captured_queries) == (1 if is_postgres else 6)
+    assert (first.code, created.code, coded.code) == ("CUS-000001", "CUS-000002", "CUS-000003")
+    assert created.pk is not None and not created._state.adding
+    stored = Customer.objects.get(pk=created.pk)
+    assert (stored.code, stored.name, stored.email, stored.created_at) == (
+        "CUS-000002",
+        "Second",
+        "b@x.io",
+        created.created_at,
+    )
+
+
+@pytest.mark.django_db
+def test_codes_past_six_digits_read_the_same_on_every_path():
+    organization = OrganizationFactory(rbac=False)
+    CodeSequence.objects.create(organization=organization, prefix="CUS", last_value=999_998)
+
+    created = CustomerFactory(organization=organization)
+    after = CustomerFactory(organization=organization)
+
+    assert (created.code, after.code) == ("CUS-999999", "CUS-1000000")
+    assert next_codes(organization_id=organization.pk, prefix="CUS") == ["CUS-1000001"]
+
+
+@pytest.mark.django_db
+def test_a_failed_create_leaves_the_counter_as_it_was():
+    organization = OrganizationFactory(rbac=False)
+    CustomerFactory(organization=organization)
+    broken = Customer(organization=organization, name=None)  # NOT NULL: refused at the INSERT
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        broken.save()
+
+    assert broken.pk is None
+    assert CustomerFactory(organization=organization).code == "CUS-000002"

@@ -13,7 +13,12 @@ from crmApp.db import hot_cursor
 from crmApp.models import Role, User, UserRole, UserSession
 from crmApp.permissions import resolve_access
 from tests.conftest import make_member
-from tests.factories import OrganizationFactory
+from tests.factories import (
+    DealFactory,
+    OrganizationFactory,
+    PipelineFactory,
+    PipelineStageFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -119,3 +124,31 @@ def test_hot_cursor_is_plain_while_queries_are_logged():
         assert cursor.fetchone() == (42,)
 
     assert queries.captured_queries[-1]["sql"] == "SELECT 41 + 1"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL")
+@pytest.mark.skipif(
+    "prepare_threshold" not in connection.settings_dict.get("OPTIONS", {}),
+    reason="prepared statements are off (DATABASE_PREPARED_STATEMENTS; behind PgBouncer)",
+)
+def test_detail_reads_and_batched_writes_are_prepared_and_answer_as_the_plain_path(owner, org):
+    """A detail read by primary key and a transition's batched writes run as prepared
+    statements; the answers equal those of the plain (client-bound, logged) path."""
+    pipeline = PipelineFactory(organization=org)
+    first, second = (PipelineStageFactory(pipeline=pipeline) for _ in range(2))
+    deal = DealFactory(organization=org, pipeline=pipeline, stage=first)
+    url = f"/api/deals/{deal.pk}/"
+
+    prepared = [owner.client.get(url).json() for _ in range(2)]
+    with CaptureQueriesContext(connection):  # logged: the plain path
+        plain = owner.client.get(url).json()
+    moved = owner.client.post(f"{url}move_stage/", {"stage_id": second.pk}, format="json")
+
+    assert prepared == [plain, plain]
+    assert moved.status_code == 200 and moved.json()["deal"]["stage"]["id"] == second.pk
+    assert moved.json()["deal"] == owner.client.get(url).json()
+    with hot_cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        texts = [row[0] for row in cursor.fetchall()]
+    assert sum(text.startswith('SELECT "deals"."id"') for text in texts) >= 1
+    assert sum(text.startswith('WITH w0 AS (UPDATE "deals"') for text in texts) == 1

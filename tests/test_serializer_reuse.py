@@ -4,6 +4,7 @@ Both exist for speed (bench/RESULTS.md); these tests pin that neither changes wh
 produces nor lets one request's state reach another's.
 """
 
+import copy
 import threading
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ from rest_framework.test import APIRequestFactory
 
 from crmApp.checks import detail_serializers_are_reusable
 from crmApp.models import Customer, Deal, Lead
+from crmApp.serializers import base as base_serializers
 from crmApp.serializers.base import (
     _FIELD_TEMPLATES,
     CachedFieldsModelSerializer,
@@ -117,6 +119,31 @@ def test_cached_fields_are_copies_per_serializer():
 
     assert first.fields["name"] is not second.fields["name"]
     assert first.fields["name"].parent is first and second.fields["name"].parent is second
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"name": "A lead", "email": "lead@example.com"},
+        {"name": "x" * 300, "email": "not-an-email", "estimated_value": "abc", "tags": 5},
+        {"name": "A lead", "status": "nonsense", "score": -4, "source": "?", "phone": None},
+    ],
+)
+def test_shallow_field_copies_validate_exactly_as_deep_copies(org, monkeypatch, payload):
+    """The shallow copies of the cached fields give the errors and values DRF's own deep copies
+    give, and leave the template unbound."""
+    payload = {"organization": org.pk, **payload}
+
+    def outcome():
+        form = LeadSerializer(data=payload)
+        valid = form.is_valid()
+        return valid, dict(form.validated_data) if valid else form.errors
+
+    shallow = outcome()
+    monkeypatch.setattr(base_serializers, "_field_copy", copy.deepcopy)
+    assert shallow == outcome()
+    assert all(field.parent is None for field in _FIELD_TEMPLATES[LeadSerializer].values())
 
 
 def test_per_instance_field_changes_do_not_leak_between_serializers(rows):

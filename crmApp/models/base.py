@@ -2,6 +2,23 @@
 
 from django.db import connections, models, router, transaction
 from django.db.models import F
+from django.db.models.expressions import RawSQL
+from django.db.models.sql import InsertQuery
+
+
+def insert_sql(instance: models.Model, *, using: str, returning: tuple = ()) -> tuple[str, list]:
+    """The INSERT `instance.save(force_insert=True)` would send (field `pre_save` included),
+    answering `returning` fields, as SQL and parameters for the caller to send itself."""
+    meta = instance._meta
+    fields = [field for field in meta.local_concrete_fields if not field.generated]
+    if instance.pk is None:
+        fields = [field for field in fields if field is not meta.auto_field]
+    query = InsertQuery(type(instance))
+    query.insert_values(fields, [instance])
+    compiler = query.get_compiler(using=using)
+    compiler.returning_fields = list(returning)
+    ((sql, params),) = compiler.as_sql()
+    return sql, list(params)
 
 
 def organization_id_of(obj: models.Model) -> int | None:
@@ -71,8 +88,44 @@ class OrganizationScopedModel(TimeStampedModel):
 
     def save(self, *args, **kwargs):
         if self.CODE_PREFIX and hasattr(self, "code") and not self.code:
+            using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+            plain_insert = self._state.adding and self.pk is None and not args
+            if (
+                plain_insert
+                and set(kwargs) <= {"using", "force_insert"}
+                and connections[using].vendor == "postgresql"
+            ):
+                self._insert_with_next_code(using)
+                return
             self.code = next_codes(organization_id=self.organization_id, prefix=self.CODE_PREFIX)[0]
         super().save(*args, **kwargs)
+
+    def _insert_with_next_code(self, using: str) -> None:
+        """Insert this new row with the next code of its organization in ONE statement.
+
+        The counter's upsert (`NEXT_CODES_SQL`) runs as a CTE and the row's `code` is read
+        from it inside the INSERT, so a create costs no round trip for its code; the counter
+        row stays locked until the transaction ends, as with `next_codes`. PostgreSQL only;
+        the values, defaults and `auto_now_add` times are those `save()` would send (the ORM
+        compiles the INSERT), and nothing hooks into saves here (no signal receivers).
+        """
+        code_field = self._meta.get_field("code")
+        self.code = RawSQL(
+            "SELECT %s || LPAD(last_value::text, GREATEST(6, LENGTH(last_value::text)), '0') "
+            "FROM next_code",
+            (f"{self.CODE_PREFIX}-",),
+        )
+        counter = (self.organization_id, self.CODE_PREFIX, 1)
+        try:
+            sql, params = insert_sql(self, using=using, returning=(self._meta.pk, code_field))
+            with connections[using].cursor() as cursor:
+                cursor.execute(f"WITH next_code AS ({NEXT_CODES_SQL}) {sql}", (*counter, *params))
+                self.pk, self.code = cursor.fetchone()
+        except BaseException:
+            self.code = ""  # not the SQL expression: the row has no code until saved
+            raise
+        self._state.adding = False
+        self._state.db = using
 
 
 class CodeSequence(models.Model):

@@ -83,11 +83,18 @@ class Deal(OrganizationScopedModel):
     def __str__(self) -> str:
         return self.title
 
-    def save(self, *args, **kwargs):
+    #: Columns every save writes besides the ones it names: what `refresh_derived` computes.
+    DERIVED_FIELDS = ("expected_revenue", "updated_at")
+
+    def refresh_derived(self) -> None:
+        """Compute the stored figures that follow from other fields (before any save)."""
         self.expected_revenue = compute_expected_revenue(self.value, self.probability)
+
+    def save(self, *args, **kwargs):
+        self.refresh_derived()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:
-            kwargs["update_fields"] = {*update_fields, "expected_revenue", "updated_at"}
+            kwargs["update_fields"] = {*update_fields, *self.DERIVED_FIELDS}
         super().save(*args, **kwargs)
 
 

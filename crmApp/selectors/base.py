@@ -9,11 +9,13 @@ knows about requests, DRF or serializers.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Model, QuerySet
 
+from crmApp.db import prepared_statements
 from crmApp.db_routing import read_alias
 from crmApp.models.base import organization_id_of, tenant_filter
 from crmApp.selectors.counting import searched_rows
@@ -54,6 +56,12 @@ class ResourceSelector:
         """The joins and prefetches the detail representation reads."""
         return queryset
 
+    def point_reads(self) -> AbstractContextManager[None]:
+        """The context a read of one row by primary key runs in (the detail, and the read of a
+        write's target): a prepared statement on PostgreSQL (`crmApp.db.prepared_statements`),
+        whose plan cannot depend on the values; the same query elsewhere."""
+        return prepared_statements()
+
     def listing(self, queryset: QuerySet) -> QuerySet:
         """The list's queryset. With a row spec the spec picks the columns (see `page_rows`)."""
         return queryset if self.list_rows is not None else self.detail(queryset)
@@ -79,13 +87,22 @@ class ResourceSelector:
         # Every tenant-owned model class declares TENANT_PATH (a test checks it), but `Model`'s
         # type cannot say so and a type cannot be both `type[Model]` and a protocol.
         tenant_path: str = self.model.TENANT_PATH  # type: ignore[attr-defined]
+        if as_written and relations_loaded(instance, self._detail_shape()):
+            return instance
         lookup = {tenant_path: organization_id_of(instance)}
         queryset = self.detail(self.model._default_manager.filter(pk=instance.pk, **lookup))
-        if as_written and relations_loaded(instance, queryset):
-            return instance
         # Sliced, not `.first()`: a primary-key read needs no ORDER BY, and compiling one over
         # the joins cost more than the query itself.
         return next(iter(queryset.order_by()[:1]), instance)
+
+    def _detail_shape(self) -> QuerySet:
+        """The detail's joins, prefetches and annotations over no rows in particular, built
+        once per selector: `written` only inspects them (building them again per write cost
+        more than the check)."""
+        shape = self.__dict__.get("_shape")
+        if shape is None:
+            shape = self.__dict__["_shape"] = self.detail(self.model._default_manager.all())
+        return shape
 
     def export_rows(self, queryset: QuerySet, *, limit: int) -> tuple[list[str], Iterator[tuple]]:
         """Every column of the first `limit` rows of `queryset`, streamed in chunks so that a

@@ -10,7 +10,6 @@ from django.db.models import (
     DateTimeField,
     F,
     OuterRef,
-    Prefetch,
     QuerySet,
     Subquery,
     Sum,
@@ -21,6 +20,7 @@ from django.utils import timezone
 from crmApp.models import Deal, DealStageHistory, PipelineStage
 from crmApp.selectors.base import ResourceSelector
 from crmApp.selectors.counting import cached_if_large
+from crmApp.selectors.embedded import with_embedded
 from crmApp.selectors.expressions import DaysBetween
 from crmApp.selectors.rows import (
     Field,
@@ -197,14 +197,19 @@ class DealSelector(ResourceSelector):
         )
 
     def detail(self, queryset: QuerySet) -> QuerySet:
-        return (
-            queryset.select_related(
-                "customer__assigned_to", "pipeline", "stage", "assigned_to__manager"
-            )
-            .prefetch_related(
-                Prefetch("pipeline__stages", queryset=PipelineStage.objects.order_by("order", "id"))
-            )
-            .annotate(**{STAGE_ENTERED_AT: stage_entered_at()})
+        """The deal with its customer, assignee, pipeline and stage joined, and the pipeline's
+        stages (which the detail lists) read inside the same query (`with_embedded`)."""
+        joined = queryset.select_related(
+            "customer__assigned_to", "pipeline", "stage", "assigned_to__manager"
+        ).annotate(**{STAGE_ENTERED_AT: stage_entered_at()})
+        return with_embedded(
+            joined,
+            path=("pipeline",),
+            relation="stages",
+            model=PipelineStage,
+            parent_key="pipeline_id",
+            outer_key="pipeline_id",
+            ordering=("order", "id"),
         )
 
     def rotting(

@@ -8,6 +8,8 @@ read: the deal detail's seven tables cost ~1 ms to plan and ~1 ms to compile (be
 
 from django.db.models import ForeignKey, Model, QuerySet
 
+from crmApp.selectors.embedded import ANNOTATION_PREFIX, EMBEDDED_ATTRIBUTE
+
 _MISSING = object()
 
 
@@ -48,14 +50,21 @@ def _prefetch_loaded(obj: Model, lookup) -> bool:
 def relations_loaded(instance: Model, queryset: QuerySet) -> bool:
     """Whether `instance` holds every relation `queryset` would join or prefetch, and every
     annotation it would compute (a write that knows the value sets the attribute itself, as the
-    deal services do with `stage_entered_at`)."""
+    deal services do with `stage_entered_at`). A relation read inside the query
+    (`selectors.embedded`) counts as prefetched."""
     joins = queryset.query.select_related
-    if joins is True or any(not hasattr(instance, name) for name in queryset.query.annotations):
+    embedded = {
+        ANNOTATION_PREFIX + relation: "__".join((*path, relation))
+        for path, relation, _model, _ordering in getattr(queryset.query, EMBEDDED_ATTRIBUTE, ())
+    }
+    if joins is True or any(
+        name not in embedded and not hasattr(instance, name) for name in queryset.query.annotations
+    ):
         return False
+    # A private attribute the stubs leave out; Django offers no public reader of the lookups.
+    lookups = [*queryset._prefetch_related_lookups, *embedded.values()]  # type: ignore[attr-defined]
     return (not joins or _joins_loaded(instance, joins)) and all(
-        _prefetch_loaded(instance, lookup)
-        # A private attribute the stubs leave out; Django offers no public reader of the lookups.
-        for lookup in queryset._prefetch_related_lookups  # type: ignore[attr-defined]
+        _prefetch_loaded(instance, lookup) for lookup in lookups
     )
 
 

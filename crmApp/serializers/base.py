@@ -12,6 +12,7 @@ import threading
 
 from django.db import models
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from crmApp.models import Organization
 from crmApp.models.base import organization_id_of, tenant_filter
@@ -153,7 +154,23 @@ class CachedFieldsModelSerializer(serializers.ModelSerializer):
         if template is None:
             build = super().get_fields
             template = _FIELD_TEMPLATES[type(self)] = _build_without_context(self, build)
-        return copy.deepcopy(template)
+        return {name: _field_copy(field) for name, field in template.items()}
+
+
+def _field_copy(field: serializers.Field) -> serializers.Field:
+    """A copy of an unbound template field that this instance may bind and adjust.
+
+    DRF deep-copies by calling the field's constructor again with copies of its arguments,
+    which was most of a write's serializer set-up. An unbound field's own attributes are only
+    replaced, never changed in place, when it is bound (`bind`) or adjusted per request (a
+    related field's `queryset`), so a shallow copy is enough; nested serializers, which bind
+    fields of their own, and a mutable default value, which a caller could change, are still
+    copied deeply.
+    """
+    default = getattr(field, "default", empty)
+    if isinstance(field, serializers.BaseSerializer) or isinstance(default, list | dict | set):
+        return copy.deepcopy(field)
+    return copy.copy(field)
 
 
 _representers = threading.local()

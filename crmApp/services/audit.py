@@ -27,6 +27,7 @@ from django.utils import timezone
 from crmApp.context import current_request_id
 from crmApp.models import AuditEvent, User
 from crmApp.models.base import organization_id_of
+from crmApp.services.batch import batch_insert
 
 #: A field whose name matches is never recorded, whatever its model (passwords, tokens, secrets,
 #: their hashes, refresh token ids).
@@ -164,8 +165,7 @@ def audit_record(
         after=after,
         actor_id=actor_id,
     )
-    row.save(force_insert=True)
-    return row
+    return batch_insert(row)
 
 
 def audit_record_many(

@@ -17,8 +17,9 @@ Every transition locks the deal row (`SELECT ... FOR UPDATE`) and re-reads it, s
 actions on one deal run one after the other and each sees the previous one's result.
 
 Each change of a deal's stage or outcome is recorded in its stage history in the same
-transaction (`_record_stage`): the open row is closed and a row for the new stage and outcome
-opened, naming the actor, and the funnel's first-entry tallies follow (`stage_tally_entered`).
+transaction (`_close_stage`, `_open_stage`): the open row is closed and a row for the new stage
+and outcome opened, naming the actor, and the funnel's stage tallies follow
+(`stage_tally_entered`).
 """
 
 import datetime
@@ -40,6 +41,7 @@ from crmApp.models import (
 from crmApp.selectors.deals import STAGE_ENTERED_AT, row_locked
 from crmApp.selectors.relations import carry_loaded_relations
 from crmApp.services.audit import audit_record, audit_values
+from crmApp.services.batch import batch_insert, batch_update, batch_update_fields, statement_batch
 from crmApp.services.events import event_record_for
 from crmApp.services.notifications import assignment_notice_queue
 from crmApp.services.records import record_delete, records_delete
@@ -111,11 +113,16 @@ def _stage_state(deal: Deal) -> StageState:
     return deal.stage_id, DealStageHistory.Outcome.OPEN
 
 
-def _record_stage(
+def _close_stage(deal: Deal, *, before: StageState | None, at: datetime.datetime) -> None:
+    """End the deal's open history row when its stage or outcome changed since `before`."""
+    if before is not None and _stage_state(deal) != before:
+        batch_update(DealStageHistory.objects.filter(deal=deal, left_at__isnull=True), left_at=at)
+
+
+def _open_stage(
     deal: Deal, *, actor: User | None, before: StageState | None, at: datetime.datetime
 ) -> None:
-    """Close the deal's open history row and open one for its current stage and outcome, when
-    either changed since `before` (None for a new deal, which has no row to close yet).
+    """Open the history row of the deal's stage and outcome when they changed since `before`.
 
     The deal's `stage_entered_at` is set to what the detail's annotation would read, so a
     transition can answer from the row it wrote without reading it again.
@@ -123,22 +130,46 @@ def _record_stage(
     after = _stage_state(deal)
     if after == before:
         return
-    if before is not None:
-        DealStageHistory.objects.filter(deal=deal, left_at__isnull=True).update(left_at=at)
     stage_id, outcome = after
     if stage_id is None:  # the stage was deleted: nothing to enter
         setattr(deal, STAGE_ENTERED_AT, None)
         return
+    # Before the row is queued: the tally reads the deal's rows in the stage as they were.
     stage_tally_entered(deal=deal, stage_id=stage_id, at=at, new_deal=before is None)
-    DealStageHistory.objects.create(
-        organization_id=deal.organization_id,
-        deal=deal,
-        stage_id=stage_id,
-        outcome=outcome,
-        entered_at=at,
-        actor=actor,
+    batch_insert(
+        DealStageHistory(
+            organization_id=deal.organization_id,
+            deal=deal,
+            stage_id=stage_id,
+            outcome=outcome,
+            entered_at=at,
+            actor=actor,
+        )
     )
     setattr(deal, STAGE_ENTERED_AT, at)
+
+
+def _save_transition(
+    deal: Deal,
+    *,
+    actor: User | None,
+    before: StageState,
+    values: dict,
+    event: str,
+    fields: tuple[str, ...] | None = None,
+) -> None:
+    """Write a locked deal's transition: the row (`fields`, else every column), its stage
+    history and its event with the audit row, in two statements on PostgreSQL (the row's
+    UPDATE with the history close, then the history open with the event and audit INSERTs)."""
+    deal.refresh_derived()
+    if fields is None:
+        fields = tuple(f.name for f in Deal._meta.local_concrete_fields if not f.primary_key)
+    with statement_batch():
+        batch_update_fields(deal, (*fields, *Deal.DERIVED_FIELDS))
+        _close_stage(deal, before=before, at=deal.updated_at)
+    with statement_batch():
+        _open_stage(deal, actor=actor, before=before, at=deal.updated_at)
+        event_record_for(deal, event, actor=actor, before=values)
 
 
 def _win(deal: Deal) -> None:
@@ -198,8 +229,9 @@ def deal_create(
     deal = Deal(organization=organization, customer=customer, pipeline=pipeline, **fields)
     _enter_stage(deal, stage, probability=probability)
     deal.save()
-    _record_stage(deal, actor=actor, before=None, at=deal.created_at)
-    event_record_for(deal, "deal.created", actor=actor)
+    with statement_batch():
+        _open_stage(deal, actor=actor, before=None, at=deal.created_at)
+        event_record_for(deal, "deal.created", actor=actor)
     if deal.assigned_to_id is not None:
         assignment_notice_queue("deal", deal.pk)
     return deal
@@ -262,8 +294,10 @@ def deal_update(*, deal: Deal, actor: User | None, **changes) -> Deal:
     if moving:
         _enter_stage(deal, stage, probability=probability)
     deal.save()
-    _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
-    event_record_for(deal, "deal.updated", actor=actor, before=values)
+    _close_stage(deal, before=before, at=deal.updated_at)
+    with statement_batch():
+        _open_stage(deal, actor=actor, before=before, at=deal.updated_at)
+        event_record_for(deal, "deal.updated", actor=actor, before=values)
     if deal.assigned_to_id is not None and deal.assigned_to_id != values.get("assigned_to_id"):
         assignment_notice_queue("deal", deal.pk)
     return deal
@@ -317,10 +351,15 @@ def deal_move_stage(*, deal: Deal, stage_id: int, actor: User | None) -> Deal:
             before = _stage_state(deal)
             values = audit_values(deal)
             _enter_stage(deal, stage)
-            # Only what a move can change (plus expected_revenue/updated_at, by Deal.save).
-            deal.save(update_fields=MOVE_FIELDS)
-            _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
-            event_record_for(deal, "deal.stage_changed", actor=actor, before=values)
+            # Only what a move can change.
+            _save_transition(
+                deal,
+                actor=actor,
+                before=before,
+                values=values,
+                event="deal.stage_changed",
+                fields=MOVE_FIELDS,
+            )
     if refusal is not None:
         raise refusal
     return deal
@@ -335,9 +374,7 @@ def deal_mark_won(*, deal: Deal, actor: User | None) -> Deal:
     if not deal.is_won:
         before, values = _stage_state(deal), audit_values(deal)
         _win(deal)
-        deal.save()
-        _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
-        event_record_for(deal, "deal.won", actor=actor, before=values)
+        _save_transition(deal, actor=actor, before=before, values=values, event="deal.won")
     return deal
 
 
@@ -350,9 +387,7 @@ def deal_mark_lost(*, deal: Deal, actor: User | None, lost_reason: str | None = 
     if not deal.is_lost:
         before, values = _stage_state(deal), audit_values(deal)
         _lose(deal, lost_reason=lost_reason or "")
-        deal.save()
-        _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
-        event_record_for(deal, "deal.lost", actor=actor, before=values)
+        _save_transition(deal, actor=actor, before=before, values=values, event="deal.lost")
     elif lost_reason is not None and lost_reason != deal.lost_reason:
         values = audit_values(deal)
         deal.lost_reason = lost_reason
@@ -374,9 +409,7 @@ def deal_reopen(*, deal: Deal, actor: User | None) -> Deal:
     deal.lost_reason = None
     stage = deal.stage  # None without a stage, read without a query
     deal.probability = stage.probability if stage is not None else LOST_PROBABILITY
-    deal.save()
-    _record_stage(deal, actor=actor, before=before, at=deal.updated_at)
-    event_record_for(deal, "deal.reopened", actor=actor, before=values)
+    _save_transition(deal, actor=actor, before=before, values=values, event="deal.reopened")
     return deal
 
 

@@ -19,6 +19,7 @@ from crmApp.models import Event
 from crmApp.models.base import organization_id_of
 from crmApp.models.events import EVENT_TYPES
 from crmApp.services.audit import audit_record
+from crmApp.services.batch import batch_insert, statement_batch
 
 _KNOWN_TYPES = frozenset(EVENT_TYPES)
 #: Fields never copied into a snapshot (events are readable by every holder of events:view).
@@ -62,7 +63,7 @@ def event_record(
     """
     if type not in _KNOWN_TYPES or not type.startswith(f"{resource}."):
         raise ValueError(f"unknown event type {type!r} for resource {resource!r}")
-    event = Event.objects.create(
+    event = Event(
         organization_id=organization_id,
         type=type,
         resource=resource,
@@ -71,6 +72,7 @@ def event_record(
         request_id=current_request_id.get(),
         snapshot=snapshot if snapshot is not None else {},
     )
+    batch_insert(event)
     _nudge_after_commit()
     return event
 
@@ -89,8 +91,9 @@ def event_record_for(
     The resource is the type's prefix (`"customer.created"` -> `customer`); `extra` adds keys to
     the snapshot (e.g. the customer a lead became). The change is audited here too (the type's
     verb as the action; `before`, the row's `audit_values` before the change, gives the changed
-    fields), so every write that records an event is audited once, with one more INSERT; a
-    bulk write passes `audit=False` and audits its rows in one statement.
+    fields), so every write that records an event is audited once; the event and its audit row
+    go to the database as one statement (`statement_batch`). A bulk write passes `audit=False`
+    and audits its rows in one statement.
     """
     organization_id = organization_id_of(instance)
     if organization_id is None:
@@ -98,22 +101,23 @@ def event_record_for(
     snapshot = snapshot_of(instance)
     if extra:
         snapshot.update(json.loads(json.dumps(extra, cls=DjangoJSONEncoder)))
-    if audit:
-        audit_record(
-            instance,
-            type.split(".", 1)[1],
-            actor=actor,
-            before=before,
+    with statement_batch():  # the event and its audit row in one statement
+        if audit:
+            audit_record(
+                instance,
+                type.split(".", 1)[1],
+                actor=actor,
+                before=before,
+                organization_id=organization_id,
+            )
+        return event_record(
             organization_id=organization_id,
+            type=type,
+            resource=type.split(".", 1)[0],
+            resource_id=instance.pk,
+            actor=actor,
+            snapshot=snapshot,
         )
-    return event_record(
-        organization_id=organization_id,
-        type=type,
-        resource=type.split(".", 1)[0],
-        resource_id=instance.pk,
-        actor=actor,
-        snapshot=snapshot,
-    )
 
 
 def events_record_many(instances: list[models.Model], type: str, *, actor=None) -> list[Event]:

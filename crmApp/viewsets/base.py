@@ -147,6 +147,10 @@ class OrganizationScopedMixin(AtomicWritesMixin):
         visible = self.selector.visible(self.readable_organization_ids())
         return self.selector.for_action(visible, self.action)
 
+    def get_object(self):
+        with self.selector.point_reads():
+            return super().get_object()
+
     # --- permissions --------------------------------------------------------------------------
 
     def required(self):

@@ -532,8 +532,9 @@ def test_deal_detail_query_count_does_not_grow_with_stages(owner, org, board):
     )
     for number in range(20):
         PipelineStageFactory(pipeline=board["pipeline"], name=f"Extra {number}")
+    count_queries(small.pk)  # a connection's first JSON query probes SQLite's JSON support once
 
-    assert count_queries(small.pk) == count_queries(big.pk)
+    assert count_queries(small.pk) == count_queries(big.pk) == 2
 
 
 # --- update -----------------------------------------------------------------------------------
@@ -885,7 +886,7 @@ def test_move_stage_of_a_closed_deal_is_400(owner, org, board):
     ],
 )
 def test_transition_answers_the_detail_as_stored_in_fixed_queries(
-    owner, org, board, action, body, closed_first
+    is_postgres, owner, org, board, action, body, closed_first
 ):
     """Transitions answer from the row their service locked, plus the relations `get_object`
     read (no second joined read): the answer must still be exactly what a GET returns next."""
@@ -905,14 +906,18 @@ def test_transition_answers_the_detail_as_stored_in_fixed_queries(
 
     assert response.status_code == 200, response.data
     assert response.json()["deal"] == owner.client.get(detail_url(deal.pk)).json()
-    # session+user+access, the joined read that locks the row (FOR UPDATE OF deals) + stages,
-    # update, the stage history's close and insert, the event's and the audit row's inserts,
-    # and a savepoint with its release for the request's atomic block (inside the test's own);
-    # the other transitions' services open a savepoint of their own too. A move finds its
-    # stage among the prefetched stages. The funnel's tallies: one read of the deal's earliest
-    # row in the stage it enters, and one upsert when there is none (these deals were made
-    # without history, so each enters its stage for the first time; a reopen re-enters).
-    assert queries == {"move_stage": 12, "reopen": 13}.get(action, 14)
+    # session+user+access, the joined read that locks the row (FOR UPDATE OF deals) with the
+    # pipeline's stages inside it, update, the stage history's close and insert, the event's
+    # and the audit row's inserts, and a savepoint with its release for the request's atomic
+    # block (inside the test's own); the other transitions' services open a savepoint of their
+    # own too. A move finds its stage among the embedded stages. PostgreSQL gets the five
+    # writes as two statements (the update with the close, then the three inserts and the
+    # funnel tally's upsert). Elsewhere the tally reads the deal's earliest and latest entry
+    # into the stage, then writes the change (these deals were made without history, so each
+    # enters its stage for the first time; a reopen re-enters the same day: nothing changes).
+    tally = 0 if is_postgres else (1 if action == "reopen" else 2)
+    writes = (2 if is_postgres else 5) + tally
+    assert queries == (4 if action == "move_stage" else 6) + writes
 
 
 def test_mark_won(owner, org, board):
