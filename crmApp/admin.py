@@ -529,6 +529,19 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(models.StageEntryTally)
+class StageEntryTallyAdmin(ReadOnlyAdmin):
+    """Derived from the stage history by the services (kept with every history write): shown,
+    never edited, or it would stop being what the history says."""
+
+    list_display = ("id", "organization", "stage", "day", "first_entries")
+    list_filter = ("organization",)
+    list_select_related = ("organization", "stage")
+    search_fields = ("=stage__id", "stage__name")
+    date_hierarchy = "day"
+    ordering = ("-day", "stage")
+
+
 @admin.register(models.Event)
 class EventAdmin(ReadOnlyAdmin):
     list_display = ("id", "type", "resource", "resource_id", "organization", "actor", "created_at")

@@ -3,7 +3,7 @@ from crmApp.models.attachments import ATTACHMENT_PARENTS, Attachment
 from crmApp.models.audit import AuditEvent
 from crmApp.models.base import CodeSequence, next_codes
 from crmApp.models.customers import Customer
-from crmApp.models.deals import Deal, DealStageHistory
+from crmApp.models.deals import Deal, DealStageHistory, StageEntryTally
 from crmApp.models.employees import Employee
 from crmApp.models.events import Event, EventDelivery
 from crmApp.models.imports import ImportChunk, ImportJob, ImportRowError
@@ -25,6 +25,7 @@ __all__ = [
     "Customer",
     "Deal",
     "DealStageHistory",
+    "StageEntryTally",
     "EmailVerificationToken",
     "Employee",
     "Event",

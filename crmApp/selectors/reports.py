@@ -35,11 +35,12 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth, TruncQuarter
 from django.utils import timezone
 
 from crmApp.db_routing import read_alias, reading
-from crmApp.models import Deal, DealStageHistory, Lead
+from crmApp.models import Deal, DealStageHistory, Lead, StageEntryTally
 from crmApp.models.base import tenant_filter
 from crmApp.selectors.counting import cached_figures
 from crmApp.selectors.deals import DealSelector
@@ -144,7 +145,9 @@ CLOSED = Q(is_won=True) | Q(is_lost=True)
 
 def funnel(filters: ReportFilters) -> dict[str, Any]:
     """Per pipeline, per stage in order: how many deals entered the stage (distinct deals with a
-    history row there in the period) and the ratio to the stage before it.
+    history row there in the period) and the ratio to the stage before it. Without an owner and
+    with at most one bound of the period, the counts are read from the stage tallies
+    (`_tallies_answer`).
 
     Every stage appears, reached or not (the stages drive the query, history is counted with a
     filtered aggregate). A deal that skipped a stage is not counted in it, so a ratio can exceed
@@ -167,12 +170,20 @@ def funnel(filters: ReportFilters) -> dict[str, Any]:
         "no_pipeline": Value(None, output_field=IntegerField()),
         "pipeline_name": Value(None, output_field=CharField()),
     }
-    entered = (
-        _history(filters)
-        .values("stage_id")
-        .annotate(**nothing, reached=Count("deal_id", distinct=True))
-        .values("stage_id", *nothing, "reached")
-    )
+    if _tallies_answer(filters):
+        entered = (
+            _tallies(filters)
+            .values("stage_id")
+            .annotate(**nothing, reached=_reached_from_tallies(filters))
+            .values("stage_id", *nothing, "reached")
+        )
+    else:
+        entered = (
+            _history(filters)
+            .values("stage_id")
+            .annotate(**nothing, reached=Count("deal_id", distinct=True))
+            .values("stage_id", *nothing, "reached")
+        )
     reached: dict[int, int] = defaultdict(int)
     listed: list[dict[str, Any]] = []
     for row in every_stage.union(entered, all=True):
@@ -199,6 +210,42 @@ def funnel(filters: ReportFilters) -> dict[str, Any]:
             }
         )
     return {"pipelines": list(pipelines.values())}
+
+
+def _tallies_answer(filters: ReportFilters) -> bool:
+    """Whether the first/latest-entry tallies give the funnel's exact counts for these filters.
+
+    A deal entered a stage within the period when one of its rows there is in it. With no start
+    day that is "its earliest row there is on or before the end day"; with no end day, "it has
+    a row there and its latest is not before the start day" (`_reached_from_tallies`). Both
+    bounds (a deal may have left the stage before the period and come back after it) or an
+    owner (the deal's current assignee, not part of the history) need the rows themselves;
+    either narrows what is read, so that plain query is the smaller one.
+    """
+    return filters.owner_id is None and (filters.start is None or filters.end is None)
+
+
+def _tallies(filters: ReportFilters) -> QuerySet[StageEntryTally]:
+    tallies = StageEntryTally.objects.filter(
+        **tenant_filter(StageEntryTally, filters.organization_ids)
+    )
+    if filters.pipeline_id is not None:
+        tallies = tallies.filter(stage__pipeline_id=filters.pipeline_id)
+    if filters.end is not None:
+        tallies = tallies.filter(day__lte=filters.end)
+    return tallies.order_by()
+
+
+def _reached_from_tallies(filters: ReportFilters) -> Sum | CombinedExpression:
+    """Per stage, the deals that entered it in the period, from `StageEntryTally` (a few rows
+    per stage and day instead of every history row: the unfiltered funnel at 1M history rows,
+    250 ms -> 6 ms; bench/REPORTS.md): those first in up to the end day, or, from a start day,
+    every deal first in less those whose latest entry is before that day."""
+    first_in = Sum("first_entries")
+    if filters.start is None:
+        return first_in
+    gone_before = Sum("last_entries", filter=Q(day__lt=filters.start))
+    return first_in - Coalesce(gone_before, Value(0))
 
 
 # --- time in stage ----------------------------------------------------------------------------

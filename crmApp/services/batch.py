@@ -17,7 +17,7 @@ exception inside the block drops the queue with the transaction it belongs to.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar, cast
@@ -173,3 +173,23 @@ def batch_update(queryset: QuerySet, **values: Any) -> None:
         return sql, list(params)
 
     batch.writes.append((queryset.model, compile_sql, lambda: queryset.update(**values), None))
+
+
+def batch_sql(
+    model: type[Model], sql: str, params: list[Any], *, elsewhere: Callable[[], None]
+) -> None:
+    """A write of `model`'s table as PostgreSQL SQL (`sql` with `params`, one statement with no
+    RETURNING), sent with the batch; `elsewhere()` makes the same change where the batch goes
+    through the ORM (another database, a batch of one) or on another database outside one.
+    Like every queued write it must not depend on the others of its batch: it sees the
+    database as it was before the batch's statement."""
+    batch = _current.get()
+    if batch is not None:
+        batch.writes.append((model, lambda _alias: (sql, list(params)), elsewhere, None))
+        return
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        elsewhere()
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

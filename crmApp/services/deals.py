@@ -18,7 +18,8 @@ actions on one deal run one after the other and each sees the previous one's res
 
 Each change of a deal's stage or outcome is recorded in its stage history in the same
 transaction (`_close_stage`, `_open_stage`): the open row is closed and a row for the new stage
-and outcome opened, naming the actor.
+and outcome opened, naming the actor, and the funnel's stage tallies follow
+(`stage_tally_entered`).
 """
 
 import datetime
@@ -44,6 +45,7 @@ from crmApp.services.batch import batch_insert, batch_update, batch_update_field
 from crmApp.services.events import event_record_for
 from crmApp.services.notifications import assignment_notice_queue
 from crmApp.services.records import record_delete, records_delete
+from crmApp.services.stage_tallies import stage_tally_entered
 
 OPEN_STATUSES = (Deal.Status.ACTIVE, Deal.Status.INACTIVE)
 WON_PROBABILITY = Decimal("100.00")
@@ -132,6 +134,8 @@ def _open_stage(
     if stage_id is None:  # the stage was deleted: nothing to enter
         setattr(deal, STAGE_ENTERED_AT, None)
         return
+    # Before the row is queued: the tally reads the deal's rows in the stage as they were.
+    stage_tally_entered(deal=deal, stage_id=stage_id, at=at, new_deal=before is None)
     batch_insert(
         DealStageHistory(
             organization_id=deal.organization_id,

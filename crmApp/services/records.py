@@ -32,6 +32,7 @@ from crmApp.services.audit import (
     json_values,
 )
 from crmApp.services.events import event_record_for, events_record_many, snapshot_of
+from crmApp.services.stage_tallies import stage_tallies_kept, stage_tallies_kept_on_save
 
 M = TypeVar("M", bound=Model)
 
@@ -72,8 +73,10 @@ def record_save(instance: M, *, actor: User | None, before: dict[str, Any] | Non
     the event and audit row `record_create` or `record_update` would record: `before` is its
     `audit_values` from before the form ran, None for a new row. The row is read back after
     the save: form values are typed as typed (`"20"` for a stored `20.00`), and the audit row
-    records what the database now holds."""
-    instance.save()
+    records what the database now holds. A stage-history row saved so keeps the funnel's
+    tallies (`stage_tallies_kept_on_save`)."""
+    with stage_tallies_kept_on_save(instance):
+        instance.save()
     instance.refresh_from_db()
     _record_event(instance, "created" if before is None else "updated", actor=actor, before=before)
     return instance
@@ -83,7 +86,8 @@ def record_delete(instance: Model, *, actor: User | None) -> None:
     """Delete one row (and what cascades from it); its event keeps the last snapshot."""
     _record_event(instance, "deleted", actor=actor)
     attachment_blobs_forget(type(instance), [instance.pk])
-    instance.delete()
+    with stage_tallies_kept(type(instance), [instance.pk]):
+        instance.delete()
 
 
 def records_delete(model: type[Model], *, ids: list[int], actor: User | None) -> int:
@@ -96,7 +100,9 @@ def records_delete(model: type[Model], *, ids: list[int], actor: User | None) ->
     doomed = list(rows.order_by("pk"))
     _record_events(model, doomed, "deleted", actor=actor)
     attachment_blobs_forget(model, ids)
-    return rows.delete()[1].get(model._meta.label, 0)
+    with stage_tallies_kept(model, ids):
+        deleted = rows.delete()[1].get(model._meta.label, 0)
+    return deleted
 
 
 def records_create_many(

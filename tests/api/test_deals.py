@@ -911,8 +911,12 @@ def test_transition_answers_the_detail_as_stored_in_fixed_queries(
     # and the audit row's inserts, and a savepoint with its release for the request's atomic
     # block (inside the test's own); the other transitions' services open a savepoint of their
     # own too. A move finds its stage among the embedded stages. PostgreSQL gets the five
-    # writes as two statements (the update with the close, then the three inserts).
-    writes = 2 if is_postgres else 5
+    # writes as two statements (the update with the close, then the three inserts and the
+    # funnel tally's upsert). Elsewhere the tally reads the deal's earliest and latest entry
+    # into the stage, then writes the change (these deals were made without history, so each
+    # enters its stage for the first time; a reopen re-enters the same day: nothing changes).
+    tally = 0 if is_postgres else (1 if action == "reopen" else 2)
+    writes = (2 if is_postgres else 5) + tally
     assert queries == (4 if action == "move_stage" else 6) + writes
 
 

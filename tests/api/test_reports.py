@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from crmApp.models import Deal, DealStageHistory
 from crmApp.selectors import reports
 from crmApp.selectors.reports import ReportFilters
+from crmApp.services.stage_tallies import stage_tallies_kept
 from tests.factories import (
     DealFactory,
     EmployeeFactory,
@@ -37,14 +38,16 @@ def at(day: str) -> dt.datetime:
 
 
 def history(deal, stage, entered, left=None, outcome="open"):
-    DealStageHistory.objects.create(
-        organization_id=deal.organization_id,
-        deal=deal,
-        stage=stage,
-        outcome=outcome,
-        entered_at=at(entered),
-        left_at=at(left) if left else None,
-    )
+    """A history row written by hand, as the admin would: the funnel's tallies kept alike."""
+    with stage_tallies_kept(DealStageHistory, [], deal_ids=[deal.pk]):
+        DealStageHistory.objects.create(
+            organization_id=deal.organization_id,
+            deal=deal,
+            stage=stage,
+            outcome=outcome,
+            entered_at=at(entered),
+            left_at=at(left) if left else None,
+        )
 
 
 @pytest.fixture
