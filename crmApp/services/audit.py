@@ -3,8 +3,9 @@
 `event_record_for` (crmApp.services.events) calls `audit_record` for every change that records a
 domain event, and `services/records.py` for the plain writes of models without one; the other
 services that write (pipelines, webhooks, memberships, grants) call it themselves. Each write
-therefore costs exactly one more INSERT (a bulk write, one bulk INSERT), and a rolled-back write
-leaves no audit row.
+therefore costs exactly one more INSERT (a bulk write, one bulk INSERT), sent with the write's
+event inside `event_record_for`'s `statement_batch` (one statement on PostgreSQL), and a
+rolled-back write leaves no audit row.
 
 Old values come from the instance the service already holds (`audit_values` before it changes
 it), never from an extra SELECT. Secret fields never reach a row: a deny-list per model and a
