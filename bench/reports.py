@@ -2,7 +2,7 @@
 """Report timings on PostgreSQL: seeds `crm_bench_reports`, times each report in-process.
 
     .venv/bin/python bench/reports.py [--deals 100000] [--rows-per-deal 10] [--runs 20]
-                                      [--database crm_bench_reports] [--reuse]
+                                      [--database crm_bench_reports] [--reuse] [--http]
 
 Recreates the database (`--reuse` keeps one a previous run seeded, after migrating it), and
 seeds one organization with a pipeline of six stages, `--deals` deals and about
@@ -13,7 +13,8 @@ only pays the process's first-request costs (URL resolving, the first connection
 first request, which computes the figures), then `--runs` times with the cache emptied before
 each (every run a cache miss: what computing the figures costs), then `--runs` times as they
 come (huge tenants' figures served from the cache). The times in milliseconds are written to
-bench/REPORTS.md (whose notes below the table are kept).
+bench/REPORTS.md (whose notes below the table are kept). With `--http` each report is also
+served by gunicorn under wrk at 16 connections (the issue's measure), appended to the table.
 """
 
 from __future__ import annotations
@@ -203,6 +204,77 @@ def reseated(info: dict):
     )
 
 
+def report_queries(pipeline, employee) -> list[tuple[str, str]]:
+    """Each report unfiltered and narrowed to a pipeline, an owner and a start day (lead
+    sources have no pipeline)."""
+    narrowed = f"owner={employee.pk}&from=2024-06-01"
+    return [
+        (path, query)
+        for path in PATHS
+        for query in (
+            "",
+            narrowed if path == "lead-sources" else f"pipeline={pipeline.pk}&{narrowed}",
+        )
+    ]
+
+
+def http_table(args, user, pipeline, employee) -> list[str]:
+    """Each report through gunicorn (2 sync workers, production settings) under wrk at 16
+    connections for `--duration` s, with no warm-up: each worker's first request of a run
+    computes the figures (a miss; the cache is per process without Redis), the rest are
+    served as a client would be."""
+    from types import SimpleNamespace
+
+    from django.conf import settings
+
+    from crmApp.services.auth import session_start
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from run import Server, run_wrk  # noqa: PLC0415 - the HTTP runner of bench/run.py
+
+    token = session_start(user=user, ip_address="127.0.0.1", device_info="bench").access
+    server_env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "JWT_SIGNING_KEY": settings.SIMPLE_JWT["SIGNING_KEY"],
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "THROTTLE_USER_RATE": "100000000/min",
+        "DATABASE_CONN_MAX_AGE": "60",
+        "WEB_CONCURRENCY": "2",
+        "GUNICORN_TIMEOUT": "600",
+        "GUNICORN_ACCESS_LOG": "/dev/null",
+        "LOG_LEVEL": "WARNING",
+        "HOST": "127.0.0.1",
+        "PORT": str(args.port),
+        "CELERY_BROKER_URL": "",
+        "REDIS_URL": "",
+    }
+    wrk_args = SimpleNamespace(threads=2, connections=16, warmup=0, duration=args.duration)
+    lines = [
+        "",
+        f"Through HTTP: gunicorn 2 sync workers, wrk -t2 -c16 -d{args.duration}s, no warm-up "
+        "(each worker computes the figures once per run, then serves them as cached).",
+        "",
+        "| report | query | req/s | p50 ms | p90 ms | p99 ms | non-2xx |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    with Server(server_env, args.port) as server:
+        for path, query in report_queries(pipeline, employee):
+            script = (
+                f'wrk.headers["Authorization"] = "Bearer {token}"\n'
+                f'wrk.path = "/api/reports/{path}/?{query}"\n'
+            )
+            result = run_wrk(wrk_args, server, f"reports_{path}", script)
+            lines.append(
+                f"| {path} | `{query or '-'}` | {result['rps']:.0f} | {result['p50']:.1f} "
+                f"| {result['p90']:.1f} | {result['p99']:.1f} | {result['errors']} |"
+            )
+            print(lines[-1], flush=True)
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--deals", type=int, default=100_000)
@@ -210,6 +282,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--database", default=DATABASE)
     parser.add_argument("--reuse", action="store_true", help="keep a database seeded before")
+    parser.add_argument(
+        "--http", action="store_true", help="also wrk each report through gunicorn (16 connections)"
+    )
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--port", type=int, default=8768)
     args = parser.parse_args()
     state = STATE / f"{args.database}.json"
     reuse = args.reuse and state.exists()
@@ -262,23 +339,22 @@ def main() -> None:
 
     owner.client.get("/api/reports/funnel/?colour=red")  # warm-up: a 400, no report computed
     cache.clear()
-    for path in PATHS:
-        for query in ("", f"pipeline={pipeline.pk}&owner={employee.pk}&from=2024-06-01"):
-            if path == "lead-sources" and "pipeline" in query:
-                query = f"owner={employee.pk}&from=2024-06-01"
-            url = f"/api/reports/{path}/?{query}"
-            first = timed(url)
-            misses = []
-            for _ in range(args.runs):
-                cache.clear()
-                misses.append(timed(url))
-            hits = [timed(url) for _ in range(args.runs)]
-            (miss50, miss99), (hit50, hit99) = percentiles(misses), percentiles(hits)
-            lines.append(
-                f"| {path} | `{query or '-'}` | {first:.1f} | {miss50:.1f} | {miss99:.1f} "
-                f"| {hit50:.1f} | {hit99:.1f} |"
-            )
-            print(lines[-1], flush=True)
+    for path, query in report_queries(pipeline, employee):
+        url = f"/api/reports/{path}/?{query}"
+        first = timed(url)
+        misses = []
+        for _ in range(args.runs):
+            cache.clear()
+            misses.append(timed(url))
+        hits = [timed(url) for _ in range(args.runs)]
+        (miss50, miss99), (hit50, hit99) = percentiles(misses), percentiles(hits)
+        lines.append(
+            f"| {path} | `{query or '-'}` | {first:.1f} | {miss50:.1f} | {miss99:.1f} "
+            f"| {hit50:.1f} | {hit99:.1f} |"
+        )
+        print(lines[-1], flush=True)
+    if args.http:
+        lines += http_table(args, owner.user, pipeline, employee)
     target = ROOT / "bench" / "REPORTS.md"
     previous = target.read_text() if target.exists() else ""
     notes = previous[previous.index(NOTES) :] if NOTES in previous else ""
