@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.db.models.signals import post_save, pre_save
 from django.test.utils import CaptureQueriesContext
 
 from crmApp.models import CodeSequence, Customer, next_codes
@@ -125,3 +126,26 @@ def test_a_failed_create_leaves_the_counter_as_it_was():
 
     assert broken.pk is None
     assert CustomerFactory(organization=organization).code == "CUS-000002"
+
+
+@pytest.mark.django_db
+def test_a_create_sends_the_save_signals_whatever_the_path():
+    organization = OrganizationFactory(rbac=False)
+    seen = []
+
+    def before(sender, instance, **kwargs):
+        seen.append(("pre", instance.pk, kwargs["raw"]))
+
+    def after(sender, instance, created, **kwargs):
+        seen.append(("post", instance.code, created))
+
+    pre_save.connect(before, sender=Customer)
+    post_save.connect(after, sender=Customer)
+    try:
+        created = Customer.objects.create(organization=organization, name="Signalled")
+    finally:
+        pre_save.disconnect(before, sender=Customer)
+        post_save.disconnect(after, sender=Customer)
+
+    assert seen == [("pre", None, False), ("post", created.code, True)]
+    assert created.code == "CUS-000001"

@@ -3,6 +3,7 @@
 from django.db import connections, models, router, transaction
 from django.db.models import F
 from django.db.models.expressions import RawSQL
+from django.db.models.signals import post_save, pre_save
 from django.db.models.sql import InsertQuery
 
 
@@ -107,8 +108,10 @@ class OrganizationScopedModel(TimeStampedModel):
         from it inside the INSERT, so a create costs no round trip for its code; the counter
         row stays locked until the transaction ends, as with `next_codes`. PostgreSQL only;
         the values, defaults and `auto_now_add` times are those `save()` would send (the ORM
-        compiles the INSERT), and nothing hooks into saves here (no signal receivers).
+        compiles the INSERT), and `pre_save`/`post_save` are sent as `save()` sends them.
         """
+        cls = type(self)
+        pre_save.send(sender=cls, instance=self, raw=False, using=using, update_fields=None)
         code_field = self._meta.get_field("code")
         self.code = RawSQL(
             "SELECT %s || LPAD(last_value::text, GREATEST(6, LENGTH(last_value::text)), '0') "
@@ -126,6 +129,9 @@ class OrganizationScopedModel(TimeStampedModel):
             raise
         self._state.adding = False
         self._state.db = using
+        post_save.send(
+            sender=cls, instance=self, created=True, update_fields=None, raw=False, using=using
+        )
 
 
 class CodeSequence(models.Model):
