@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from run import STATE, Server, http, log, login, run_wrk
+from run import STATE, Server, bench_server_env, http, log, login, run_wrk
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "crm_bench_audit"
@@ -340,24 +340,7 @@ def main() -> None:
     )
     log(f"SQL execution times: {sql}")
 
-    server_env = {
-        **os.environ,
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789abcdef",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "SECURE_SSL_REDIRECT": "false",
-        "BENCH_ENDPOINTS": "true",
-        "THROTTLE_USER_RATE": "100000000/min",
-        "THROTTLE_ANON_RATE": "100000000/min",
-        "DATABASE_CONN_MAX_AGE": "60",
-        "WEB_CONCURRENCY": str(args.workers),
-        "GUNICORN_TIMEOUT": "600",
-        "GUNICORN_ACCESS_LOG": "/dev/null",
-        "LOG_LEVEL": "WARNING",
-        "HOST": "127.0.0.1",
-        "PORT": str(args.port),
-        "CELERY_BROKER_URL": "",
-    }
+    server_env = bench_server_env(port=args.port, workers=args.workers)
     results = {}
     with Server(server_env, args.port) as server:
         token = login(server, {"email": "owner@audit.bench", "password": PASSWORD})

@@ -230,27 +230,18 @@ def http_table(args, user, pipeline, employee) -> list[str]:
     from crmApp.services.auth import session_start
 
     sys.path.insert(0, str(ROOT / "bench"))
-    from run import Server, run_wrk  # noqa: PLC0415 - the HTTP runner of bench/run.py
+    from run import Server, bench_server_env, run_wrk  # noqa: PLC0415 - bench/run.py's runner
 
     token = session_start(user=user, ip_address="127.0.0.1", device_info="bench").access
-    server_env = {
-        **os.environ,
-        "DEBUG": "false",
-        "SECRET_KEY": settings.SECRET_KEY,
-        "JWT_SIGNING_KEY": settings.SIMPLE_JWT["SIGNING_KEY"],
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "false",
-        "THROTTLE_USER_RATE": "100000000/min",
-        "DATABASE_CONN_MAX_AGE": "60",
-        "WEB_CONCURRENCY": "2",
-        "GUNICORN_TIMEOUT": "600",
-        "GUNICORN_ACCESS_LOG": "/dev/null",
-        "LOG_LEVEL": "WARNING",
-        "HOST": "127.0.0.1",
-        "PORT": str(args.port),
-        "CELERY_BROKER_URL": "",
-        "REDIS_URL": "",
-    }
+    # The token is minted here, so the server signs with this process's keys; without Redis
+    # each worker keeps its own cache.
+    server_env = bench_server_env(
+        port=args.port,
+        workers=2,
+        SECRET_KEY=settings.SECRET_KEY,
+        JWT_SIGNING_KEY=settings.SIMPLE_JWT["SIGNING_KEY"],
+        REDIS_URL="",
+    )
     wrk_args = SimpleNamespace(threads=2, connections=16, warmup=0, duration=args.duration)
     lines = [
         "",

@@ -133,6 +133,30 @@ def set_search_indexes(database: str, *, present: bool) -> None:
 # --- server ------------------------------------------------------------------------------------
 
 
+def bench_server_env(*, port: int, workers: int, **overrides: str) -> dict[str, str]:
+    """The environment every benchmark's gunicorn runs with: production settings (DEBUG off),
+    the bare comparison view installed, rate limits out of the way, no access log."""
+    return {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789abcdef",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+        "SECURE_SSL_REDIRECT": "false",
+        "BENCH_ENDPOINTS": "true",  # installs crmBench: the bare view the ratios divide by
+        "THROTTLE_USER_RATE": "100000000/min",
+        "THROTTLE_ANON_RATE": "100000000/min",
+        "DATABASE_CONN_MAX_AGE": "60",
+        "WEB_CONCURRENCY": str(workers),
+        "GUNICORN_TIMEOUT": "600",
+        "GUNICORN_ACCESS_LOG": "/dev/null",
+        "LOG_LEVEL": "WARNING",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "CELERY_BROKER_URL": "",
+        **overrides,
+    }
+
+
 class Server:
     def __init__(self, env: dict, port: int):
         self.env, self.port = env, port
@@ -515,25 +539,13 @@ def main() -> None:
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     RESULTS_DIR.mkdir(exist_ok=True)
     STATE.mkdir(exist_ok=True)
-    server_env = {
-        **os.environ,
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789abcdef",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "SECURE_SSL_REDIRECT": "false",
-        "BENCH_ENDPOINTS": "true",  # installs crmBench: the bare view the ratios divide by
-        "THROTTLE_USER_RATE": "100000000/min",
-        "THROTTLE_ANON_RATE": "100000000/min",
-        "DATABASE_CONN_MAX_AGE": str(args.conn_max_age),
-        "PAGINATION_EXACT_COUNT_LIMIT": "0" if args.exact_count else "10000",
-        "WEB_CONCURRENCY": str(args.workers),
-        "GUNICORN_TIMEOUT": "600",
-        "GUNICORN_ACCESS_LOG": "/dev/null",
-        "LOG_LEVEL": "WARNING",
-        "HOST": "127.0.0.1",
-        "PORT": str(args.port),
-        "CELERY_BROKER_URL": args.broker,
-    }
+    server_env = bench_server_env(
+        port=args.port,
+        workers=args.workers,
+        DATABASE_CONN_MAX_AGE=str(args.conn_max_age),
+        PAGINATION_EXACT_COUNT_LIMIT="0" if args.exact_count else "10000",
+        CELERY_BROKER_URL=args.broker,
+    )
     settings_note = (
         f"CONN_MAX_AGE={args.conn_max_age}, "
         + ("exact COUNT(*) per page" if args.exact_count else "capped/cached count")
