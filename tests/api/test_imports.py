@@ -6,10 +6,11 @@ import io
 import json
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
 from crmApp.models import AuditEvent, Customer, Event, ImportJob, ImportRowError, Lead
+from crmApp.services import imports as import_services
 from tests.conftest import make_member
 from tests.factories import EmployeeFactory, LeadFactory
 from tests.files_support import upload
@@ -431,3 +432,48 @@ def test_a_job_whose_file_is_gone_fails_with_a_reason(owner, org):
     assert import_plan(job.pk) == []
     job.refresh_from_db()
     assert (job.status, job.error) == ("failed", "The uploaded file is no longer available.")
+
+
+def test_a_create_batch_reserves_its_codes_before_it_writes(
+    owner, org, django_capture_on_commit_callbacks
+):
+    """The counter's statement ends its own (sub)transaction before the batch's INSERT, so the
+    organization's counter row is not held while the rows are written; codes run on."""
+    LeadFactory(organization=org)  # LEAD-000001 through a single create
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = start(owner, LEADS, capture=django_capture_on_commit_callbacks)
+
+    assert response.status_code == 202, response.data
+    statements = [query["sql"] for query in ctx.captured_queries]
+    counter = next(i for i, sql in enumerate(statements) if "code_sequences" in sql)
+    insert = next(i for i, sql in enumerate(statements) if sql.startswith('INSERT INTO "leads"'))
+    assert counter < insert
+    assert any(sql.startswith("RELEASE SAVEPOINT") for sql in statements[counter:insert])
+    codes = sorted(Lead.objects.filter(organization=org).values_list("code", flat=True))
+    assert codes == ["LEAD-000001", "LEAD-000002", "LEAD-000003"]
+
+
+def test_a_batch_retried_after_a_lost_race_leaves_its_first_codes_unused(
+    owner, org, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A batch whose write fails after its codes were reserved (here: one lost unique race,
+    then the retry) takes fresh codes; the first ones stay unused, as a sequence's would."""
+    commit = import_services.import_batch_commit
+    failures = []
+
+    def lose_the_first_race(**kwargs):
+        if not failures:
+            failures.append(kwargs["codes"])
+            raise IntegrityError("lost a race with another chunk")
+        return commit(**kwargs)
+
+    monkeypatch.setattr(import_services, "import_batch_commit", lose_the_first_race)
+
+    response = start(owner, LEADS, capture=django_capture_on_commit_callbacks)
+
+    assert response.status_code == 202, response.data
+    assert job_of(response).status == ImportJob.Status.COMPLETED
+    assert failures == [["LEAD-000001", "LEAD-000002"]]
+    codes = sorted(Lead.objects.filter(organization=org).values_list("code", flat=True))
+    assert codes == ["LEAD-000003", "LEAD-000004"]
