@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from django.db import connections, router
 from django.db.models import Model, Q, QuerySet
@@ -30,28 +30,38 @@ from crmApp.db import prepared_statements
 from crmApp.models.base import insert_sql
 
 
+class _Write(NamedTuple):
+    """One queued write: its table's model (which database), its SQL for PostgreSQL (compiled
+    when sent, for the database it goes to), the same write through the ORM, and the instance
+    that gets the inserted row's primary key (None when nothing is returned)."""
+
+    model: type[Model]
+    compile: Callable[[str], tuple[str, list]]
+    orm: Callable[[], Any]
+    returns_pk_of: Model | None
+
+
 class _Batch:
     def __init__(self) -> None:
-        # (model, compile for PostgreSQL, write through the ORM, instance given its pk or None)
-        self.writes: list[tuple[type[Model], Any, Any, Model | None]] = []
+        self.writes: list[_Write] = []
 
     def flush(self) -> None:
         writes, self.writes = self.writes, []
         if not writes:
             return
-        alias = router.db_for_write(writes[0][0])
+        alias = router.db_for_write(writes[0].model)
         connection = connections[alias]
         if len(writes) == 1 or connection.vendor != "postgresql":
-            for _model, _compile, write, _instance in writes:
-                write()
+            for write in writes:
+                write.orm()
             return
         parts, params, returning = [], [], []
-        for index, (_model, compile_sql, _write, instance) in enumerate(writes):
-            sql, part_params = compile_sql(alias)
+        for index, write in enumerate(writes):
+            sql, part_params = write.compile(alias)
             parts.append(f"w{index} AS ({sql})")
             params.extend(part_params)
-            if instance is not None:
-                returning.append((index, instance))
+            if write.returns_pk_of is not None:
+                returning.append((index, write.returns_pk_of))
         pk_column = connection.ops.quote_name
         selects = ", ".join(
             f"(SELECT {pk_column(str(instance._meta.pk.column))} FROM w{index})"
@@ -106,7 +116,7 @@ def batch_insert(instance: M) -> M:
         instance.save(force_insert=True)
     else:
         batch.writes.append(
-            (
+            _Write(
                 type(instance),
                 _insert_sql(instance),
                 lambda: instance.save(force_insert=True),
@@ -146,7 +156,7 @@ def batch_update_fields(instance: Model, fields: Iterable[str]) -> None:
         if field.name in names or field.attname in names
     ]
     batch.writes.append(
-        (
+        _Write(
             type(instance),
             _update_sql(type(instance), Q(pk=instance.pk), values),
             lambda: (
@@ -172,7 +182,9 @@ def batch_update(queryset: QuerySet, **values: Any) -> None:
         sql, params = query.get_compiler(using=alias).as_sql()
         return sql, list(params)
 
-    batch.writes.append((queryset.model, compile_sql, lambda: queryset.update(**values), None))
+    batch.writes.append(
+        _Write(queryset.model, compile_sql, lambda: queryset.update(**values), None)
+    )
 
 
 def batch_sql(
@@ -185,7 +197,7 @@ def batch_sql(
     database as it was before the batch's statement."""
     batch = _current.get()
     if batch is not None:
-        batch.writes.append((model, lambda _alias: (sql, list(params)), elsewhere, None))
+        batch.writes.append(_Write(model, lambda _alias: (sql, list(params)), elsewhere, None))
         return
     connection = connections[router.db_for_write(model)]
     if connection.vendor != "postgresql":
