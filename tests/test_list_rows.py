@@ -354,3 +354,37 @@ def test_audit_cursor_pages_answer_the_serializer_rows_newest_first(
 
     own = [row for row in seen if row["organization"] == org.pk]
     assert len(expected) == 6 and own == expected
+
+
+#: Datetimes at the edges of `datetime_in`'s fast path: years below 1000 (which `%Y` does not
+#: pad), whole seconds (which `isoformat` alone would shorten), another input zone, and naive.
+EDGE_DATETIMES = [
+    datetime.datetime(1, 1, 1, 0, 0, 0, 0, tzinfo=UTC),
+    datetime.datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime.datetime(1000, 1, 1, 0, 0, 0, 0, tzinfo=UTC),
+    datetime.datetime(2024, 3, 10, 7, 0, 0, 0, tzinfo=UTC),
+    datetime.datetime(9999, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
+    datetime.datetime(
+        2024, 6, 1, 12, 0, 0, 10, tzinfo=datetime.timezone(datetime.timedelta(hours=-3))
+    ),
+    datetime.datetime(2024, 6, 1, 12, 0, 0, 10),
+]
+
+
+@pytest.mark.parametrize("time_zone", TIME_ZONES)
+def test_datetime_format_equals_drf_datetime_field(settings, time_zone):
+    from rest_framework.fields import DateTimeField
+
+    from crmApp.selectors.rows import serialized_datetime
+
+    settings.TIME_ZONE = time_zone
+    field = DateTimeField()
+    # Years 1 and 9999 shifted into another zone may leave the calendar: DRF refuses those.
+    values = [v for v in EDGE_DATETIMES if time_zone == "UTC" or 1 < v.year < 9999]
+    values += [None]
+    formatted = serialized_datetime.bind()
+
+    for value in values:
+        expected = None if value is None else field.to_representation(value)
+        assert formatted(value) == expected, value
+        assert serialized_datetime(value) == expected

@@ -21,6 +21,7 @@ import datetime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from django.db.models import QuerySet
@@ -41,15 +42,43 @@ def money(value: Decimal | None) -> str | None:
     return None if value is None else f"{value.quantize(CENT):f}"
 
 
-def serialized_datetime(value: datetime.datetime | None) -> str | None:
-    """A datetime exactly as DRF's DateTimeField renders it: converted to the current time zone
-    (TIME_ZONE unless another is activated), then formatted with DATETIME_FORMAT, whose literal
-    "Z" is therefore only true while TIME_ZONE is UTC, as the settings have it."""
-    if value is None:
-        return None
-    if timezone.is_aware(value):
-        value = timezone.localtime(value)
-    return value.strftime(DATETIME_FORMAT)
+class PerPage:
+    """A format that depends on the request (its current time zone): `bind()` looks that up and
+    returns the value format, once per page, since the lookup costs more than the formatting
+    (the active zone is an asgiref local: ~4 us, 50 times a page). Called directly it binds
+    for that one value."""
+
+    def __init__(self, bind: Callable[[], Callable[..., Any]]):
+        self.bind = bind
+
+    def __call__(self, *values: Any) -> Any:
+        return self.bind()(*values)
+
+
+def datetime_in(zone: datetime.tzinfo) -> Callable[[datetime.datetime | None], str | None]:
+    """DRF's DateTimeField rendering in `zone` (see `serialized_datetime`).
+
+    `isoformat` is about twice as fast as `strftime` and writes the same characters up to the
+    microseconds for years 1000-9999 (`%Y` does not pad shorter years to four digits);
+    DATETIME_FORMAT then adds its literal "Z".
+    """
+
+    def formatted(value: datetime.datetime | None) -> str | None:
+        if value is None:
+            return None
+        if value.utcoffset() is not None:  # aware: shown in the current zone, as DRF does
+            value = value.astimezone(zone)
+        if value.year < 1000:
+            return value.strftime(DATETIME_FORMAT)
+        return value.isoformat(timespec="microseconds")[:26] + "Z"
+
+    return formatted
+
+
+#: A datetime exactly as DRF's DateTimeField renders it: converted to the current time zone
+#: (TIME_ZONE unless another is activated), then formatted with DATETIME_FORMAT, whose literal
+#: "Z" is therefore only true while TIME_ZONE is UTC, as the settings have it.
+serialized_datetime = PerPage(lambda: datetime_in(timezone.get_current_timezone()))
 
 
 def iso_date(value: datetime.date | None) -> str | None:
@@ -84,12 +113,22 @@ class ListSpec:
     def __init__(self, fields: Iterable[Field]):
         self.fields = tuple(fields)
         self.paths = tuple(path for field in self.fields for path in field.paths)
-        # Slices of the row tuple per field, computed once.
-        plan, start = [], 0
+        # Computed once: each key with its field's first column (a row starts as those, in the
+        # representation's key order), then the fields whose value is formatted.
+        starts, start = [], 0
+        single, multiple = [], []
         for field in self.fields:
-            plan.append((field.key, start, start + len(field.paths), field.format))
-            start += len(field.paths)
-        self._plan = tuple(plan)
+            starts.append(start)
+            end = start + len(field.paths)
+            if len(field.paths) > 1:
+                multiple.append((field.key, start, end, field.format))
+            elif field.format is not as_is:
+                single.append((field.key, start, field.format))
+            start = end
+        self._keys = tuple(field.key for field in self.fields)
+        self._first_columns = itemgetter(*starts) if len(starts) > 1 else _one_of(starts)
+        self._single = tuple(single)
+        self._multiple = tuple(multiple)
 
     def rows(self, queryset: QuerySet) -> QuerySet:
         """The filtered, ordered list queryset reading only the spec's columns as tuples.
@@ -101,5 +140,27 @@ class ListSpec:
         return rows
 
     def render(self, rows: Iterable[tuple]) -> list[dict]:
-        plan = self._plan
-        return [{key: fmt(*row[a:b]) for key, a, b, fmt in plan} for row in rows]
+        """Each row as its representation: the dict is built from the columns in one step and
+        only formatted fields are then replaced (a replaced key keeps its place)."""
+        keys, first_columns = self._keys, self._first_columns
+        single = [(key, index, _bound(fmt)) for key, index, fmt in self._single]
+        multiple = [(key, a, b, _bound(fmt)) for key, a, b, fmt in self._multiple]
+        rendered = []
+        for row in rows:
+            item = dict(zip(keys, first_columns(row), strict=True))
+            for key, index, fmt in single:
+                item[key] = fmt(row[index])
+            for key, a, b, fmt in multiple:
+                item[key] = fmt(*row[a:b])
+            rendered.append(item)
+        return rendered
+
+
+def _one_of(starts: list[int]) -> Callable[[tuple], tuple]:
+    """`itemgetter` of one index returns the item, not a tuple of it."""
+    (index,) = starts
+    return lambda row: (row[index],)
+
+
+def _bound(fmt: Callable[..., Any]) -> Callable[..., Any]:
+    return fmt.bind() if isinstance(fmt, PerPage) else fmt
