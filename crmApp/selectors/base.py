@@ -18,6 +18,7 @@ from django.db.models import Model, QuerySet
 from crmApp.db import prepared_statements
 from crmApp.db_routing import read_alias
 from crmApp.models.base import organization_id_of, tenant_filter
+from crmApp.selectors.compiled import read_shaped
 from crmApp.selectors.counting import searched_rows
 from crmApp.selectors.relations import relations_loaded
 from crmApp.selectors.rows import ListSpec
@@ -34,6 +35,9 @@ class ResourceSelector:
     #: Actions that read many rows and write nothing: with a read replica they may read it
     #: (crmApp.db_routing). Detail reads, and the reads of writes, stay on the primary.
     replica_actions: ClassVar[frozenset[str]] = frozenset({"list", "stats", "export_csv"})
+    #: Whether `for_action` shapes every detail action's query the same way for every request
+    #: (no per-request values outside the WHERE clause), so that `read_one` may reuse its SQL.
+    fixed_detail_shapes: ClassVar[bool] = False
 
     def visible(self, organization_ids: Collection[int]) -> QuerySet:
         """Every row owned by one of `organization_ids`: the only way tenant rows are read."""
@@ -61,6 +65,20 @@ class ResourceSelector:
         write's target): a prepared statement on PostgreSQL (`crmApp.db.prepared_statements`),
         whose plan cannot depend on the values; the same query elsewhere."""
         return prepared_statements()
+
+    def read_one(self, queryset: QuerySet, *, action: str | None) -> Model | None:
+        """The one row of `queryset` (shaped for `action`, filtered down to a primary key), or
+        None. With `fixed_detail_shapes` its SQL is compiled once per action and WHERE clause
+        (`crmApp.selectors.compiled`): a deal's joined read spent more compiling than running."""
+        if not self.fixed_detail_shapes:
+            try:
+                return queryset.get()
+            except queryset.model.DoesNotExist:
+                return None
+        rows = read_shaped(queryset, shape=(type(self), action))
+        if len(rows) > 1:
+            raise queryset.model.MultipleObjectsReturned
+        return rows[0] if rows else None
 
     def listing(self, queryset: QuerySet) -> QuerySet:
         """The list's queryset. With a row spec the spec picks the columns (see `page_rows`)."""

@@ -10,6 +10,7 @@ from crmApp.selectors.rows import ListSpec, employee_name, plain
 
 class CustomerSelector(ResourceSelector):
     model = Customer
+    fixed_detail_shapes = True
     list_rows = ListSpec(
         [
             *plain("id", "code", "name", "email", "phone", "customer_type", "status"),

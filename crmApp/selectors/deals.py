@@ -167,6 +167,7 @@ def row_locked(deal: Deal) -> bool:
 
 class DealSelector(ResourceSelector):
     model = Deal
+    fixed_detail_shapes = True
     list_rows = ListSpec(LIST_FIELDS)
     plain_actions = frozenset(
         {

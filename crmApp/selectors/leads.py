@@ -53,6 +53,7 @@ def lead_stats(queryset: QuerySet[Lead]) -> dict:
 
 class LeadSelector(ResourceSelector):
     model = Lead
+    fixed_detail_shapes = True
     list_rows = ListSpec(
         [
             *plain("id", "code", "name", "email", "phone", "company", "job_title", "status"),

@@ -11,7 +11,9 @@ an error; creates, updates and deletes go through the viewset's services.
 
 from typing import Any, ClassVar
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.http import Http404
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
@@ -148,8 +150,21 @@ class OrganizationScopedMixin(AtomicWritesMixin):
         return self.selector.for_action(visible, self.action)
 
     def get_object(self):
-        with self.selector.point_reads():
-            return super().get_object()
+        """DRF's lookup by `lookup_field`, read through the selector (`read_one`): a value of
+        the wrong type, like a missing row or another organization's, is a 404."""
+        queryset = self.filter_queryset(self.get_queryset())
+        lookup = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
+        try:
+            with self.selector.point_reads():
+                obj = self.selector.read_one(
+                    queryset.filter(**{self.lookup_field: lookup}), action=self.action
+                )
+        except (TypeError, ValueError, DjangoValidationError):
+            raise Http404 from None
+        if obj is None:
+            raise Http404(f"No {queryset.model._meta.object_name} matches the given query.")
+        self.check_object_permissions(self.request, obj)
+        return obj
 
     # --- permissions --------------------------------------------------------------------------
 
