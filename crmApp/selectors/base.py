@@ -109,9 +109,9 @@ class ResourceSelector:
             return instance
         lookup = {tenant_path: organization_id_of(instance)}
         queryset = self.detail(self.model._default_manager.filter(pk=instance.pk, **lookup))
-        # Sliced, not `.first()`: a primary-key read needs no ORDER BY, and compiling one over
-        # the joins cost more than the query itself.
-        return next(iter(queryset.order_by()[:1]), instance)
+        # No `.first()`: a primary-key read needs no ORDER BY, and compiling one over the joins
+        # cost more than the query itself.
+        return self.read_one(queryset.order_by(), action="written") or instance
 
     def _detail_shape(self) -> QuerySet:
         """The detail's joins, prefetches and annotations over no rows in particular, built
