@@ -6,7 +6,7 @@ filter that calls a method of its FilterSet.
 
 import pytest
 
-from crmApp.filters.base import StrictFilterSet
+from crmApp.filters.base import StrictFilterSet, narrowed_filterset
 from crmApp.filters.deals import DealFilterSet
 from crmApp.filters.pipelines import PipelineFilterSet
 from crmApp.models import Deal, Pipeline
@@ -67,3 +67,27 @@ def test_form_fields_copied_shallowly_clean_as_deep_copies(data):
     assert getattr(reused, "cleaned_data", None) == getattr(plain, "cleaned_data", None)
     assert all(reused.fields[name] is not other.fields[name] for name in reused.fields)
     assert type(plain_class.base_fields) is dict  # the reference path copies deeply
+
+
+NARROWED_QUERIES = [
+    {"stage": "3"},
+    {"stage": "3", "status": "active", "is_won": "false", "created_after": "2024-01-01"},
+    {"stage": "x", "close_before": "soon"},
+    {"pipeline": "2", "assigned_to": "0"},
+]
+
+
+@pytest.mark.parametrize("data", NARROWED_QUERIES)
+def test_a_filterset_narrowed_to_the_named_filters_filters_as_the_whole_set(data):
+    """The backend builds only the filters a query names (`narrowed_filterset`): the same
+    SQL, or the same errors, as the whole FilterSet."""
+    queryset = Deal.objects.all()
+    whole = DealFilterSet(data, queryset=queryset)
+    narrowed = narrowed_filterset(DealFilterSet, frozenset(data))(data, queryset=queryset)
+
+    assert set(narrowed.filters) == set(data)
+    assert narrowed.is_valid() == whole.is_valid()
+    assert narrowed.errors == whole.errors
+    if whole.is_valid():
+        assert str(narrowed.qs.query) == str(whole.qs.query)
+    assert narrowed_filterset(DealFilterSet, frozenset(data)) is type(narrowed)  # built once

@@ -6,9 +6,11 @@ Set once in `REST_FRAMEWORK["DEFAULT_FILTER_BACKENDS"]`; each resource declares 
 
 import copy
 import datetime
+from functools import lru_cache
 
 import django_filters
 from django import forms
+from django_filters import utils
 from django_filters.filterset import FilterSetMetaclass
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -147,11 +149,32 @@ class StrictFilterBackend(DjangoFilterBackend):
         unknown = sorted(set(request.query_params) - known)
         if unknown:
             raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
-        if not set(request.query_params) - COMMON_PARAMS:
+        named = frozenset(request.query_params) - COMMON_PARAMS
+        if not named or filterset_class is None:
             # No filter named: the FilterSet would apply nothing; skip building its form
             # (~1 ms of CPU per list request, bench/RESULTS.md).
             return queryset
-        return super().filter_queryset(request, queryset, view)
+        narrowed = narrowed_filterset(filterset_class, named)
+        filterset = narrowed(**self.get_filterset_kwargs(request, queryset, view))
+        if not filterset.is_valid():
+            raise utils.translate_validation(filterset.errors)
+        return filterset.qs
+
+
+@lru_cache(maxsize=256)
+def narrowed_filterset(filterset_class: type[StrictFilterSet], named: frozenset[str]):
+    """`filterset_class` with only the filters the query string names, built once per set.
+
+    A filter that is not named cleans to an empty value, and django-filter applies nothing
+    for one, so leaving it out changes neither the rows nor the errors; it saves copying,
+    binding and cleaning every other filter of the set on each request (a deal list by stage
+    built and cleaned thirteen).
+    """
+    narrowed = type(filterset_class.__name__, (filterset_class,), {"__module__": __name__})
+    narrowed.base_filters = FilterTemplates(
+        {name: f for name, f in filterset_class.base_filters.items() if name in named}
+    )
+    return narrowed
 
 
 class WholeTextSearchFilter(SearchFilter):
