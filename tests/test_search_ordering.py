@@ -38,22 +38,42 @@ def test_search_pages_keep_id_order_and_exact_count(owner, org, monkeypatch, lim
 
 
 @pytest.mark.django_db
-def test_a_narrow_search_reads_its_matching_ids_once_then_the_page_by_id(owner, org):
+def test_a_narrow_search_reads_its_page_and_count_in_one_statement(owner, org, other_org):
+    """The matching ids stay in the statement (a WITH clause); the page's rows are read by id
+    in the list's scope, so the search runs once; another organization's matches never
+    count."""
     matching = make_customers(org)
+    make_customers(other_org)
     with CaptureQueriesContext(connection) as plain:
         owner.client.get(URL, {"page_size": 3})
-    plain_count = len(plain.captured_queries)
+    plain_count = len(plain.captured_queries)  # authentication, the page, its count
     with CaptureQueriesContext(connection) as searched:
         response = owner.client.get(URL, {"search": "davis", "page_size": 3, "page": 2})
     queries = [query["sql"] for query in searched.captured_queries]
 
     assert response.data["count"] == 4
     assert [row["id"] for row in response.data["results"]] == matching[3:]
-    assert len(queries) == plain_count
-    assert not [sql for sql in queries if "COUNT(" in sql.upper()]
+    assert len(queries) == plain_count - 1
     searches = [sql for sql in queries if "LIKE" in sql.upper()]
-    assert len(searches) == 2  # the ids, then the page's rows by id (the search rechecked)
-    assert str(matching[3]) in searches[1]
+    assert len(searches) == 1
+    assert searches[0].startswith(f"WITH {counting.SEARCHED_IDS} (id) AS (")
+    page_part = searches[0].split(") SELECT ", 1)[1]
+    assert "LIKE" not in page_part.upper()
+
+
+@pytest.mark.django_db
+def test_searches_the_one_statement_cannot_answer_take_the_ids_path(owner, org):
+    """No match (no row carries the count) and `page=last` (the page is not known before the
+    count) read the ids first, as before."""
+    matching = make_customers(org)
+
+    nothing = owner.client.get(URL, {"search": "nobody"})
+    last = owner.client.get(URL, {"search": "davis", "page_size": 3, "page": "last"})
+
+    assert nothing.status_code == 200 and nothing.data["count"] == 0
+    assert nothing.data["results"] == []
+    assert last.status_code == 200 and last.data["count"] == 4
+    assert [row["id"] for row in last.data["results"]] == matching[3:]
 
 
 @pytest.mark.django_db

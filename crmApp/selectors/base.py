@@ -84,12 +84,13 @@ class ResourceSelector:
         """The list's queryset. With a row spec the spec picks the columns (see `page_rows`)."""
         return queryset if self.list_rows is not None else self.detail(queryset)
 
-    def page_rows(self, queryset: QuerySet, *, searched: bool) -> Any:
+    def page_rows(self, queryset: QuerySet, *, searched: bool, scope: QuerySet) -> Any:
         """What a fast list pages over: the spec's tuples of the filtered, ordered queryset,
-        their count already known when the list is searched (see `searched_rows`)."""
+        their count already known when the list is searched (see `searched_rows`). `scope`
+        is the list before its filters and search."""
         assert self.list_rows is not None
         if searched:
-            return searched_rows(queryset, self.list_rows.rows)
+            return searched_rows(queryset, self.list_rows.rows, scope=scope)
         return self.list_rows.rows(queryset)
 
     def written(self, instance: Model, *, as_written: bool = False) -> Model:

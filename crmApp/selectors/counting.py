@@ -25,8 +25,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
-from django.db.models import BigIntegerField, ExpressionWrapper, F, QuerySet
-from django.db.models.expressions import Combinable
+from django.db.models import BigIntegerField, ExpressionWrapper, F, IntegerField, QuerySet
+from django.db.models.expressions import Combinable, RawSQL
 from django.utils.functional import cached_property
 
 T = TypeVar("T")
@@ -189,16 +189,134 @@ class MatchedRows:
         return iter(self[:])
 
 
-def searched_rows(queryset: QuerySet, rows_of: Callable[[QuerySet], QuerySet]):
-    """What a searched list pages over: `rows_of` (the list's row query) of the searched
-    queryset, with its count known (see matching_ids and search_ordering)."""
-    ids = matching_ids(queryset)
-    if ids is not None:
-        return MatchedRows(rows_of(queryset), ids)
+#: The common table of `SearchedPage`'s statement: the narrow search's ids.
+SEARCHED_IDS = "searched_ids"
+
+
+def _with_searched_ids(rows: QuerySet, ids: QuerySet) -> QuerySet:
+    """`rows`, whose statement first names `ids`' statement `SEARCHED_IDS` (a WITH clause)."""
+    query = rows.query
+    compiler_for = query.get_compiler
+
+    def get_compiler(using=None, connection=None, elide_empty=True):
+        compiler = compiler_for(using, connection, elide_empty)
+        rows_sql = compiler.as_sql
+
+        def as_sql(*args, **kwargs):
+            ids_sql, ids_params = ids.query.get_compiler(using=rows.db).as_sql()
+            sql, params = rows_sql(*args, **kwargs)
+            return f"WITH {SEARCHED_IDS} (id) AS ({ids_sql}) {sql}", (*ids_params, *params)
+
+        compiler.as_sql = as_sql
+        return compiler
+
+    query.get_compiler = get_compiler  # type: ignore[method-assign]
+    return rows
+
+
+class SearchedPage:
+    """A narrow search's page and its exact count in one statement, when the page is known
+    before the count (`plan`, called by CachedCountPaginator.page).
+
+    Why: reading every matching id to count them, then the page's rows by id, took two
+    statements and the transfer of up to SEARCH_SORT_LIMIT ids (1M customers, `davis`: 947 ids
+    for a page of 50). Here the ids stay in the database: a common table holds at most
+    SEARCH_SORT_LIMIT + 1 of them, the page's ids are picked from it in list order, and its
+    rows come with that number. A search matching more, an empty page (no row to carry the
+    count), or a page that was not planned take `matching_ids` / `search_ordering` instead.
+    """
+
+    def __init__(
+        self,
+        queryset: QuerySet,
+        rows_of: Callable[[QuerySet], QuerySet],
+        *,
+        scope: QuerySet,
+        descending: bool,
+    ):
+        self.queryset, self.rows_of, self.descending = queryset, rows_of, descending
+        self.scope = scope
+        self.planned: tuple[int, int] | None = None
+        self.page: list | None = None
+        self.count: int | None = None
+        self.fallback: MatchedRows | QuerySet | None = None
+
+    def plan(self, bottom: int, top: int) -> None:
+        """The slice the paginator will ask for, told before it asks for the count."""
+        if self.count is None and self.fallback is None:
+            self.planned = (bottom, top)
+
+    @property
+    def known_count(self) -> int:
+        return len(self)
+
+    def _read_planned_page(self, bottom: int, top: int) -> None:
+        direction = "DESC" if self.descending else "ASC"
+        ids = self.queryset.order_by().values_list("pk")[: SEARCH_SORT_LIMIT + 1]
+        page_ids = RawSQL(
+            f"SELECT id FROM {SEARCHED_IDS} ORDER BY id {direction} LIMIT %s OFFSET %s",
+            (top - bottom, bottom),
+        )
+        total = RawSQL(f"SELECT COUNT(*) FROM {SEARCHED_IDS}", (), output_field=IntegerField())
+        # The page's rows by id within the list's scope, not searched again: the planner would
+        # otherwise scan the search's matches a second time instead of reading 50 rows by key.
+        in_page = self.scope.filter(pk__in=page_ids).order_by(*self.queryset.query.order_by)
+        rows = self.rows_of(in_page).annotate(**{SEARCHED_IDS: total})
+        read = list(_with_searched_ids(rows, ids))
+        if read and read[0][-1] <= SEARCH_SORT_LIMIT:
+            self.count = read[0][-1]
+            self.page = [row[:-1] for row in read]
+
+    def _fall_back(self) -> MatchedRows | QuerySet:
+        if self.fallback is None:
+            ids = matching_ids(self.queryset)
+            if ids is not None:
+                self.fallback = MatchedRows(self.rows_of(self.queryset), ids)
+            else:
+                self.fallback = _count_then_page(self.queryset, self.rows_of)
+        return self.fallback
+
+    def __len__(self) -> int:
+        if self.count is None and self.fallback is None and self.planned is not None:
+            self._read_planned_page(*self.planned)
+        if self.count is not None:
+            return self.count
+        return list_count(self._fall_back())
+
+    def __getitem__(self, index: slice) -> list:
+        len(self)
+        if self.page is not None and (index.start or 0, index.stop) == self.planned:
+            return self.page
+        return list(self._fall_back()[index])
+
+    def __iter__(self):
+        return iter(self[:])
+
+
+def _count_then_page(queryset: QuerySet, rows_of: Callable[[QuerySet], QuerySet]) -> QuerySet:
+    """The searched rows in `search_ordering`'s order, with its count known."""
     queryset, count = search_ordering(queryset)
     rows = rows_of(queryset)
     setattr(rows, KNOWN_COUNT, count)
     return rows
+
+
+def _counted_recently(queryset: QuerySet) -> bool:
+    """Whether the search's count is cached: a broad search (see list_count)."""
+    try:
+        return cache.get(count_cache_key(queryset)) is not None
+    except EmptyResultSet:
+        return True  # nothing can match: the plain path answers without a query
+
+
+def searched_rows(queryset: QuerySet, rows_of: Callable[[QuerySet], QuerySet], *, scope: QuerySet):
+    """What a searched list pages over: `rows_of` (the list's row query) of the searched
+    queryset, with its count known (see SearchedPage, matching_ids and search_ordering).
+    `scope` is the list before filters and search: the rows a page may show."""
+    descending = ID_ORDERINGS.get(tuple(queryset.query.order_by))
+    if descending is not None and not _counted_recently(queryset):
+        return SearchedPage(queryset, rows_of, scope=scope, descending=descending)
+    return _count_then_page(queryset, rows_of)
 
 
 class CachedCountPaginator(Paginator):
@@ -216,7 +334,15 @@ class CachedCountPaginator(Paginator):
 
         Django clips the last page's slice to `count`; with a cached count that would hide rows
         inserted since it was taken. Without orphans the slice is otherwise the same.
+
+        A list that reads its page together with its count (`SearchedPage`) is told the slice
+        first.
         """
+        plan = getattr(self.object_list, "plan", None)
+        if plan is not None and not self.orphans:
+            wanted = int(number) if str(number).isdigit() else 0
+            if wanted >= 1:
+                plan((wanted - 1) * self.per_page, wanted * self.per_page)
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         top = bottom + self.per_page

@@ -197,12 +197,13 @@ class OrganizationScopedMixin(AtomicWritesMixin):
         spec = self.selector.list_rows
         if spec is None:
             return super().list(request, *args, **kwargs)
-        queryset = self.filter_queryset(self.get_queryset())
+        scope = self.get_queryset()
+        queryset = self.filter_queryset(scope)
         # Cursor pages count nothing, so a search needs no count-first path either.
         searched = bool(request.query_params.get("search", "").strip()) and not (
             StandardPagination.wants_cursor(request)
         )
-        rows = self.selector.page_rows(queryset, searched=searched)
+        rows = self.selector.page_rows(queryset, searched=searched, scope=scope)
         page = self.paginate_queryset(rows)
         if page is None:
             return Response(spec.render(rows))
