@@ -19,9 +19,8 @@ the plain path's.
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
@@ -89,17 +88,29 @@ def _outline(query) -> tuple:
     )
 
 
-class _ShapedCompiler(SQLCompiler):
-    """A compiler answering `as_sql` from a cache entry (set by `read_shaped`)."""
+#: `(compiler, its own as_sql) -> (sql, params)`: the statement a compiler answers with.
+SqlOf = Callable[[SQLCompiler, Callable[[], tuple[str, Any]]], tuple[str, Any]]
 
-    compiled: _Compiled
-    where_params: tuple[Any, ...]
 
-    def as_sql(self, with_limits=True, with_col_aliases=False):
-        for name, value in self.compiled.state.items():
-            setattr(self, name, value)
-        entry = self.compiled
-        return entry.sql, (*entry.params_before, *self.where_params, *entry.params_after)
+def with_sql(queryset: QuerySet, sql_of: SqlOf) -> QuerySet:
+    """A copy of `queryset` whose statement is `sql_of(compiler, own_as_sql)`: the ORM's
+    iterables still read and convert its rows. For the two devices of the read layer that
+    change a statement the ORM cannot write (a reused compilation here, a WITH clause in
+    `counting.SearchedPage`). The copy is meant to be read as it is, not refined further."""
+    shaped = queryset._chain()  # type: ignore[attr-defined]
+    query = shaped.query
+    compiler_for = query.get_compiler
+
+    def get_compiler(using=None, connection=None, elide_empty=True):
+        compiler = compiler_for(using, connection, elide_empty)
+        own_as_sql = compiler.as_sql
+        compiler.as_sql = lambda *args, **kwargs: sql_of(
+            compiler, lambda: own_as_sql(*args, **kwargs)
+        )
+        return compiler
+
+    query.get_compiler = get_compiler
+    return shaped
 
 
 def read_shaped(queryset: QuerySet, shape: Hashable) -> list[Model]:
@@ -124,15 +135,11 @@ def read_shaped(queryset: QuerySet, shape: Hashable) -> list[Model]:
         if len(_cache) >= MAX_ENTRIES:
             _cache.clear()
         _cache[key] = entry
-    shaped = queryset._chain()  # type: ignore[attr-defined]
-    shaped.query.get_compiler = partial(_shaped_compiler, shaped.query, entry, tuple(where_params))
-    return list(shaped)
+    where_params = tuple(where_params)
 
+    def reused(compiler: SQLCompiler, own_as_sql) -> tuple[str, tuple]:
+        for name, value in entry.state.items():  # what compiling would have set up
+            setattr(compiler, name, value)
+        return entry.sql, (*entry.params_before, *where_params, *entry.params_after)
 
-def _shaped_compiler(
-    query, entry: _Compiled, where_params: tuple, using=None, connection=None, elide_empty=True
-) -> _ShapedCompiler:
-    """What `query.get_compiler` returns for a shaped read (the ORM's iterables ask it)."""
-    compiler = _ShapedCompiler(query, connection or connections[using], using, elide_empty)
-    compiler.compiled, compiler.where_params = entry, where_params
-    return compiler
+    return list(with_sql(queryset, reused))

@@ -29,6 +29,8 @@ from django.db.models import BigIntegerField, ExpressionWrapper, F, IntegerField
 from django.db.models.expressions import Combinable, RawSQL
 from django.utils.functional import cached_property
 
+from crmApp.selectors.compiled import with_sql
+
 T = TypeVar("T")
 
 DEFAULT_EXACT_COUNT_LIMIT = 10_000
@@ -193,27 +195,6 @@ class MatchedRows:
 SEARCHED_IDS = "searched_ids"
 
 
-def _with_searched_ids(rows: QuerySet, ids: QuerySet) -> QuerySet:
-    """`rows`, whose statement first names `ids`' statement `SEARCHED_IDS` (a WITH clause)."""
-    query = rows.query
-    compiler_for = query.get_compiler
-
-    def get_compiler(using=None, connection=None, elide_empty=True):
-        compiler = compiler_for(using, connection, elide_empty)
-        rows_sql = compiler.as_sql
-
-        def as_sql(*args, **kwargs):
-            ids_sql, ids_params = ids.query.get_compiler(using=rows.db).as_sql()
-            sql, params = rows_sql(*args, **kwargs)
-            return f"WITH {SEARCHED_IDS} (id) AS ({ids_sql}) {sql}", (*ids_params, *params)
-
-        compiler.as_sql = as_sql
-        return compiler
-
-    query.get_compiler = get_compiler  # type: ignore[method-assign]
-    return rows
-
-
 class SearchedPage:
     """A narrow search's page and its exact count in one statement, when the page is known
     before the count (`plan`, called by CachedCountPaginator.page).
@@ -262,7 +243,13 @@ class SearchedPage:
         # otherwise scan the search's matches a second time instead of reading 50 rows by key.
         in_page = self.scope.filter(pk__in=page_ids).order_by(*self.queryset.query.order_by)
         rows = self.rows_of(in_page).annotate(**{SEARCHED_IDS: total})
-        read = list(_with_searched_ids(rows, ids))
+
+        def with_searched_ids(compiler, own_as_sql) -> tuple[str, tuple]:
+            ids_sql, ids_params = ids.query.get_compiler(using=rows.db).as_sql()
+            sql, params = own_as_sql()
+            return f"WITH {SEARCHED_IDS} (id) AS ({ids_sql}) {sql}", (*ids_params, *params)
+
+        read = list(with_sql(rows, with_searched_ids))
         if read and read[0][-1] <= SEARCH_SORT_LIMIT:
             self.count = read[0][-1]
             self.page = [row[:-1] for row in read]
