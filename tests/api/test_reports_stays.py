@@ -388,3 +388,38 @@ def test_concurrent_transitions_keep_the_stays():
 
     assert not [r for r in results if isinstance(r, Exception)], results
     assert stored_stays() == plain_stays()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_histories_give_the_rows_report(org, sales, seed):
+    """Finished and open stays of overlapping durations (whole hours, so with ties, and to the
+    microsecond), deals of both flags: the tallies' report is the rows' report."""
+    import random
+
+    pipeline, (lead, offer, _won, _lost), customer = sales
+    rng = random.Random(seed)
+    deals = []
+    for number in range(40):
+        outcome = rng.choice([{}, {}, {"is_won": True}, {"is_lost": True}])
+        deals.append(_deal(org, customer, f"R{number}", **outcome))
+    with stage_tallies_kept(Deal, [deal.pk for deal in deals]):
+        for deal in deals:
+            moment = NOW - dt.timedelta(
+                days=rng.randrange(1, 30), microseconds=rng.randrange(10**6)
+            )
+            for step in range(rng.randrange(1, 5)):
+                stage = rng.choice([lead, offer])
+                if rng.random() < 0.5:
+                    lasted = dt.timedelta(hours=rng.randrange(1, 72))
+                else:
+                    lasted = dt.timedelta(microseconds=rng.randrange(1, 5 * 86_400_000_000))
+                left = moment + lasted
+                if left >= NOW or step == 3:
+                    _stay(org, deal, stage, moment)  # still open
+                    break
+                _stay(org, deal, stage, moment, left)
+                moment = left
+    assert stored_stays() == plain_stays()
+    for narrowing in ({}, {"pipeline_id": pipeline.pk}):
+        served, from_rows = both_ways(org, now=NOW, **narrowing)
+        assert served == from_rows, narrowing
