@@ -17,6 +17,7 @@ created by migration 0013), so both sides give the same integers.
 from __future__ import annotations
 
 import datetime
+import functools
 from decimal import Decimal
 
 #: Microseconds per day over 10**8 (a day is 864 * 10**8 µs).
@@ -58,6 +59,7 @@ def _magnitude_range(bucket: int) -> tuple[int, int]:
     return leading * unit, (leading + 1) * unit - 1
 
 
+@functools.cache
 def bucket_range(bucket: int) -> tuple[int, int]:
     """The durations (µs, both ends included) of `bucket`."""
     if bucket >= 0:
@@ -79,6 +81,7 @@ def day_scale(micros: int) -> int:
     return 12
 
 
+@functools.cache
 def bucket_scale(bucket: int) -> int:
     return day_scale(bucket_range(bucket)[0])
 

@@ -121,6 +121,9 @@ class _Group:
         self.done = list(accumulate(cell.stays for cell in self.by_high))
         self.by_low = sorted(self.cells, key=lambda cell: cell.low)
         self.before = [0, *accumulate(cell.stays for cell in self.by_low)]
+        self.highs = [cell.high for cell in self.by_high]
+        self.stays = {cell.cell: cell.stays for cell in self.cells}
+        self.kinds = len({cell.cell[0] for cell in self.cells})
         self.count = self.done[-1]
 
 
@@ -179,13 +182,20 @@ class _Wanted(NamedTuple):
 
 def _wanted(group: _Group, rank: int) -> _Wanted:
     after, up_to = _span(group, rank)
-    read = frozenset(
-        cell.cell
-        for cell in group.cells
-        if cell.low <= up_to and (after is None or cell.high > after)
-    )
-    below = sum(c.stays for c in group.cells if c.cell not in read and c.high <= up_to)
-    return _Wanted(below, read)
+    # Cells ending after `after`, by their ends: those ending by `up_to` all overlap the span,
+    # and past it at most one cell of each kind (each kind's cells are disjoint) still starts
+    # within it.
+    first = 0 if after is None else bisect.bisect_right(group.highs, after)
+    read, past = set(), set()
+    for cell in group.by_high[first:]:
+        if cell.high <= up_to or cell.low <= up_to:
+            read.add(cell.cell)
+        else:
+            past.add(cell.cell[0])
+            if len(past) == group.kinds:
+                break
+    below = group.done[first - 1] if first else 0  # every cell ending by `after`
+    return _Wanted(below, frozenset(read))
 
 
 def _values_sql(
@@ -323,10 +333,9 @@ def _read_values(cursor, filters: ReportFilters, groups, wanted, unsure):
 def _pick(group: _Group, values: list, cells: frozenset[Cell], index: int) -> float:
     """The value at `index` (0-based) of the sorted durations of `cells` (a cell of one value
     comes with no count: it holds as many stays as its tally says)."""
-    stays = {cell.cell: cell.stays for cell in group.cells if cell.cell in cells}
     seen = 0
     for cell, days, how_many in sorted((r for r in values if r[0] in cells), key=_days_of):
-        seen += stays[cell] if how_many is None else how_many
+        seen += group.stays[cell] if how_many is None else how_many
         if index < seen:
             return float(days)
     raise AssertionError("the tallies count more stays than the history holds")
