@@ -1,7 +1,8 @@
 """Keeping the tallies derived from the stage history equal to what it says, in the
 transaction of the write that changes the history: `StageEntryTally` (first and latest entries
-per organization, stage and UTC day: the funnel) and `StayTally` (finished stays per
-organization, stage, the deal's closed flag and duration bucket: time in stage).
+per organization, stage and UTC day: the funnel), `StayTally` (finished stays per organization,
+stage, the deal's closed flag and duration bucket) and `OpenStayTally` (stays still open per
+organization, stage, closed flag and day of entry): time in stage.
 
 Three ways in:
 
@@ -10,8 +11,9 @@ Three ways in:
   (no round trip of its own); elsewhere a read of the deal's earliest and latest entry into the
   stage, then an upsert unless nothing changes (a re-entry on the day of the previous one).
 * `stay_tally_transition` when the deal services close a deal's open history row or change
-  its closed flag (a move, win, lose, reopen): on PostgreSQL one INSERT ... SELECT in the batch
-  that updates the deal and closes the row; elsewhere a read of the deal's stays, then upserts.
+  its closed flag (a move, win, lose, reopen), and `stay_tally_opened` when they open a stay:
+  on PostgreSQL INSERT ... SELECT statements in the batches that update the deal, close the row
+  and insert the next one; elsewhere a read of the deal's stays, then upserts.
 * `stage_tallies_kept` around any other write that may change a deal's history (a deal or a
   history row deleted, a history row saved in the admin): both tallies' cells of the deals
   are read before and after, and only the difference is applied.
@@ -401,8 +403,8 @@ def stage_tallies_rebuild(*, organization_id: int) -> int:
 #: Each tally kept around a write: the cells a set of deals puts in it, and how a change is
 #: written.
 KEPT: tuple[tuple[Callable[[Collection[int]], Counter], Callable[[Counter], None]], ...] = (
-    (lambda deal_ids: entry_cells(deal_ids), lambda delta: _apply(delta)),
-    (lambda deal_ids: stay_cells(deal_ids), lambda delta: _apply_stays(delta)),
+    (entry_cells, _apply),
+    (stay_cells, _apply_stays),
 )
 
 
