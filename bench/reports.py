@@ -179,7 +179,8 @@ def seed(deals: int, rows_per_deal: int):
             history,
         )
         cursor.execute("ANALYZE deals; ANALYZE deal_stage_history")
-    # The history was copied past the deal services: its funnel tallies are built once here.
+    # The history was copied past the deal services: its funnel and stay tallies are built once
+    # here.
     stage_tallies_rebuild(organization_id=organization.pk)
     assert Deal.objects.filter(organization=organization).count() == deals
     return owner, pipeline, employees[0]

@@ -670,3 +670,25 @@ class ImportRowErrorAdmin(ReadMostlyTenantAdmin):
     search_fields = ("reason", "job__file_name")
     list_select_related = ("job",)
     raw_id_fields = ("job",)
+
+
+@admin.register(models.StayTally)
+class StayTallyAdmin(ReadOnlyAdmin):
+    """Derived from the stage history and the deals' outcomes by the services: shown, never
+    edited."""
+
+    list_display = ("id", "organization", "stage", "deal_closed", "bucket", "stays")
+    list_filter = ("organization", "deal_closed")
+    list_select_related = ("organization", "stage")
+    search_fields = ("=stage__id", "stage__name")
+
+
+@admin.register(models.OpenStayTally)
+class OpenStayTallyAdmin(ReadOnlyAdmin):
+    """Derived from the stage history and the deals' outcomes by the services: shown, never
+    edited."""
+
+    list_display = ("id", "organization", "stage", "deal_closed", "day", "stays")
+    list_filter = ("organization", "deal_closed")
+    list_select_related = ("organization", "stage")
+    search_fields = ("=stage__id", "stage__name")

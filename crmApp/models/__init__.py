@@ -3,7 +3,13 @@ from crmApp.models.attachments import ATTACHMENT_PARENTS, Attachment
 from crmApp.models.audit import AuditEvent
 from crmApp.models.base import CodeSequence, next_codes
 from crmApp.models.customers import Customer
-from crmApp.models.deals import Deal, DealStageHistory, StageEntryTally
+from crmApp.models.deals import (
+    Deal,
+    DealStageHistory,
+    OpenStayTally,
+    StageEntryTally,
+    StayTally,
+)
 from crmApp.models.employees import Employee
 from crmApp.models.events import Event, EventDelivery
 from crmApp.models.imports import ImportChunk, ImportJob, ImportRowError
@@ -25,7 +31,9 @@ __all__ = [
     "Customer",
     "Deal",
     "DealStageHistory",
+    "OpenStayTally",
     "StageEntryTally",
+    "StayTally",
     "EmailVerificationToken",
     "Employee",
     "Event",

@@ -48,6 +48,7 @@ from crmApp.selectors.employees import EmployeeSelector
 from crmApp.selectors.expressions import DaysBetween, PercentilesCont, percentile_cont
 from crmApp.selectors.leads import LeadSelector
 from crmApp.selectors.pipelines import PipelineSelector, PipelineStageSelector
+from crmApp.selectors.stays import stay_groups
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
@@ -316,6 +317,18 @@ def _time_in_stage_in_python(rows: QuerySet, filters: ReportFilters) -> Iterable
         }
 
 
+def _stay_tallies_answer(filters: ReportFilters, vendor: str) -> bool:
+    """Whether time in stage is read from `StayTally` (PostgreSQL, no period, no owner): the
+    tallies count every finished stay, by stage and the deal's flag now; a period or an owner
+    would need those dimensions too, and either narrows the rows read enough."""
+    return (
+        vendor == "postgresql"
+        and filters.start is None
+        and filters.end is None
+        and filters.owner_id is None
+    )
+
+
 def time_in_stage(filters: ReportFilters) -> dict[str, Any]:
     """Per stage: average, median and 90th percentile of the days deals spent in it, apart for
     deals now open and deals now closed (won or lost).
@@ -330,8 +343,11 @@ def time_in_stage(filters: ReportFilters) -> dict[str, Any]:
         .annotate(deal_closed=_deal_closed())
         .values(*STAGE_KEYS, "stage__pipeline__name", "deal_closed")
     )
-    connection = connections[router.db_for_read(DealStageHistory)]
-    if connection.vendor == "postgresql":
+    alias = router.db_for_read(DealStageHistory)
+    vendor = connections[alias].vendor
+    if _stay_tallies_answer(filters, vendor):
+        groups = stay_groups(filters, alias)
+    elif vendor == "postgresql":
         groups = _time_in_stage_postgresql(rows, filters)
     else:
         groups = _time_in_stage_in_python(rows, filters)

@@ -18,8 +18,8 @@ actions on one deal run one after the other and each sees the previous one's res
 
 Each change of a deal's stage or outcome is recorded in its stage history in the same
 transaction (`_close_stage`, `_open_stage`): the open row is closed and a row for the new stage
-and outcome opened, naming the actor, and the funnel's stage tallies follow
-(`stage_tally_entered`).
+and outcome opened, naming the actor, and the funnel's stage tallies and time in stage's stay
+tallies follow (`stage_tally_entered`, `stay_tally_transition`).
 """
 
 import datetime
@@ -45,7 +45,11 @@ from crmApp.services.batch import batch_insert, batch_update, batch_update_field
 from crmApp.services.events import event_record_for
 from crmApp.services.notifications import assignment_notice_queue
 from crmApp.services.records import record_delete, records_delete
-from crmApp.services.stage_tallies import stage_tally_entered
+from crmApp.services.stage_tallies import (
+    stage_tally_entered,
+    stay_tally_opened,
+    stay_tally_transition,
+)
 
 OPEN_STATUSES = (Deal.Status.ACTIVE, Deal.Status.INACTIVE)
 WON_PROBABILITY = Decimal("100.00")
@@ -114,8 +118,12 @@ def _stage_state(deal: Deal) -> StageState:
 
 
 def _close_stage(deal: Deal, *, before: StageState | None, at: datetime.datetime) -> None:
-    """End the deal's open history row when its stage or outcome changed since `before`."""
+    """End the deal's open history row when its stage or outcome changed since `before`, and
+    count the stay it ends and the closed flag it may change (`stay_tally_transition`, queued
+    first: it reads the row still open)."""
     if before is not None and _stage_state(deal) != before:
+        was_closed = before[1] != DealStageHistory.Outcome.OPEN
+        stay_tally_transition(deal=deal, was_closed=was_closed, at=at)
         batch_update(DealStageHistory.objects.filter(deal=deal, left_at__isnull=True), left_at=at)
 
 
@@ -136,6 +144,8 @@ def _open_stage(
         return
     # Before the row is queued: the tally reads the deal's rows in the stage as they were.
     stage_tally_entered(deal=deal, stage_id=stage_id, at=at, new_deal=before is None)
+    if outcome == DealStageHistory.Outcome.OPEN:
+        stay_tally_opened(deal=deal, stage_id=stage_id, at=at)
     batch_insert(
         DealStageHistory(
             organization_id=deal.organization_id,
@@ -294,7 +304,8 @@ def deal_update(*, deal: Deal, actor: User | None, **changes) -> Deal:
     if moving:
         _enter_stage(deal, stage, probability=probability)
     deal.save()
-    _close_stage(deal, before=before, at=deal.updated_at)
+    with statement_batch():
+        _close_stage(deal, before=before, at=deal.updated_at)
     with statement_batch():
         _open_stage(deal, actor=actor, before=before, at=deal.updated_at)
         event_record_for(deal, "deal.updated", actor=actor, before=values)

@@ -274,29 +274,37 @@ def test_a_move_of_a_deal_read_under_lock_neither_locks_again_nor_reads_its_stag
         deal_move_stage(actor=None, deal=read, stage_id=other.pk)
 
     statements = [query["sql"] for query in ctx.captured_queries]
-    # the deal, the history's close, its new row, the audit row, the event, and the funnel
-    # tally's change: on PostgreSQL the first two as one statement and the rest as another;
-    # elsewhere the tally first reads the deal's entries into the stage, then upserts
+    # the deal, the history's close with the stay tallies' change (the stay it ends leaves the
+    # open stays), its new row with the funnel tally's change and the new open stay, the audit
+    # row and the event: on PostgreSQL the first ones as one statement and the rest as another;
+    # elsewhere the tallies first read the deal's rows, then upsert (this deal has no history
+    # rows: no stay to move)
     writes = [
         [part.split(" ", 1)[0] for part in sql.split(" AS (")[1:]] if is_postgres else [sql]
         for sql in statements
     ]
     if is_postgres:
         assert [sql.split(" ", 1)[0] for sql in statements] == ["WITH", "WITH"]
-        assert writes == [["UPDATE", "UPDATE"], ["INSERT", "INSERT", "INSERT", "INSERT"]]
-        assert "stage_entry_tallies" in statements[1]
+        assert writes == [
+            ["UPDATE", "INSERT", "INSERT", "UPDATE"],
+            ["INSERT", "INSERT", "INSERT", "INSERT", "INSERT"],
+        ]
+        assert "stay_tallies" in statements[0] and "open_stay_tallies" in statements[0]
+        assert "stage_entry_tallies" in statements[1] and "open_stay_tallies" in statements[1]
         assert '"deals"' in statements[0] and '"deal_stage_history"' in statements[0]
     else:
         assert [sql.split(" ", 1)[0] for sql in statements] == [
             "UPDATE",
+            "SELECT",
             "UPDATE",
             "SELECT",
             "INSERT",
             "INSERT",
             "INSERT",
             "INSERT",
+            "INSERT",
         ]
-        assert "stage_entry_tallies" in statements[3]
+        assert "stage_entry_tallies" in statements[4] and "open_stay_tallies" in statements[5]
     assert moved is read and moved.stage == board["proposal"]
     assert Deal.objects.get(pk=deal.pk).stage_id == board["proposal"].pk  # still usable
 
