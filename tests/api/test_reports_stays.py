@@ -22,14 +22,18 @@ from crmApp.models import stays as arithmetic
 from crmApp.selectors import reports
 from crmApp.selectors.reports import ReportFilters
 from crmApp.services import stage_tallies
-from crmApp.services.deals import deal_create, deal_mark_won, deal_move_stage, deal_reopen
+from crmApp.services.deals import deal_mark_won, deal_move_stage, deal_reopen
 from crmApp.services.stage_tallies import stage_tallies_kept
 from tests.api import test_reports_tallies as tallies
-from tests.api.test_reports_tallies import _admin_url, _moment, create_deal
+from tests.api.test_reports_tallies import (
+    _admin_url,
+    _moment,
+    create_deal,
+    eight_deals_in_a_first_stage,
+)
 from tests.concurrency import run_concurrently
 from tests.factories import (
     CustomerFactory,
-    OrganizationFactory,
     PipelineFactory,
     PipelineStageFactory,
 )
@@ -365,16 +369,7 @@ def test_the_python_arithmetic_is_postgresqls():
 def test_concurrent_transitions_keep_the_stays():
     if connection.vendor != "postgresql":
         pytest.skip("real row locks need PostgreSQL")
-    organization = OrganizationFactory(rbac=False)
-    pipeline = PipelineFactory(organization=organization)
-    lead, offer = (PipelineStageFactory(pipeline=pipeline, order=n) for n in range(2))
-    customer = CustomerFactory(organization=organization)
-    deals = [
-        deal_create(
-            actor=None, organization=organization, customer=customer, pipeline=pipeline, stage=lead
-        )
-        for _ in range(8)
-    ]
+    _organization, offer, deals = eight_deals_in_a_first_stage()
 
     def move(deal):
         def run():

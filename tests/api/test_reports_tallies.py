@@ -413,10 +413,9 @@ def test_a_rebuild_after_a_bulk_load_is_the_history(org, other_org, sales, monke
     assert_in_step(org)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_entries_into_one_stage_are_all_counted():
-    if connection.vendor != "postgresql":
-        pytest.skip("real row locks need PostgreSQL")
+def eight_deals_in_a_first_stage():
+    """An organization with a two-stage pipeline and eight deals created in its first stage
+    (for transitions run concurrently): the organization, the second stage, the deals."""
     organization = OrganizationFactory(rbac=False)
     pipeline = PipelineFactory(organization=organization)
     lead, offer = (PipelineStageFactory(pipeline=pipeline, order=n) for n in range(2))
@@ -427,6 +426,14 @@ def test_concurrent_entries_into_one_stage_are_all_counted():
         )
         for _ in range(8)
     ]
+    return organization, offer, deals
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_entries_into_one_stage_are_all_counted():
+    if connection.vendor != "postgresql":
+        pytest.skip("real row locks need PostgreSQL")
+    organization, offer, deals = eight_deals_in_a_first_stage()
 
     def move(deal):
         return lambda: deal_move_stage(actor=None, deal=Deal(pk=deal.pk), stage_id=offer.pk)
