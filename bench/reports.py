@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -33,6 +34,9 @@ DATABASE = "crm_bench_reports"
 STATE = ROOT / "bench" / ".state"
 #: Where REPORTS.md's notes start: everything from it on is kept when the table is rewritten.
 NOTES = "<!-- notes -->"
+#: A stay lasts from 10 minutes to 60 days, log-uniform (µs).
+STAY_LOG_LOW, STAY_LOG_HIGH = math.log(600_000_000), math.log(60 * 86_400_000_000)
+DAY_MICROS = 86_400_000_000
 PATHS = ["funnel", "time-in-stage", "win-rate", "velocity", "forecast", "lead-sources"]
 
 
@@ -87,7 +91,7 @@ def seed(deals: int, rows_per_deal: int):
         raw = cursor.connection.cursor()
         deal_rows = []
         for n in range(deals):
-            created = start + dt.timedelta(minutes=random.randrange(0, 700 * 24 * 60))
+            created = start + dt.timedelta(microseconds=random.randrange(700 * DAY_MICROS))
             outcome = random.random()
             won, lost = outcome < 0.3, 0.3 <= outcome < 0.55
             close = (created + dt.timedelta(days=random.randrange(1, 90))).date()
@@ -150,7 +154,11 @@ def seed(deals: int, rows_per_deal: int):
         for deal_id, created in cursor.fetchall():
             moment = created
             for step in range(rows_per_deal):
-                left = moment + dt.timedelta(hours=random.randrange(1, 24 * 20))
+                # Real stays differ to the microsecond and spread over decades (minutes to
+                # months): log-uniform from 10 minutes to 60 days. Whole hours would put every
+                # duration in a few hundred distinct values and flatter the tallies.
+                lasted = math.exp(random.uniform(STAY_LOG_LOW, STAY_LOG_HIGH))
+                left = moment + dt.timedelta(microseconds=round(lasted))
                 last = step == rows_per_deal - 1
                 history.append(
                     (
@@ -182,6 +190,11 @@ def seed(deals: int, rows_per_deal: int):
     # The history was copied past the deal services: its funnel and stay tallies are built once
     # here.
     stage_tallies_rebuild(organization_id=organization.pk)
+    with connection.cursor() as cursor:
+        # As autovacuum would soon: the planner sizes the tally reads from these statistics.
+        cursor.execute(
+            "ANALYZE stage_entry_tallies; ANALYZE stay_tallies; ANALYZE open_stay_tallies"
+        )
     assert Deal.objects.filter(organization=organization).count() == deals
     return owner, pipeline, employees[0]
 

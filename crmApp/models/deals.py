@@ -216,12 +216,13 @@ class StayTally(models.Model):
     of their durations in microseconds, and the sum of their rounding residues.
 
     Why: time in stage reports exact percentiles, and sorting a huge tenant's 1M stays on every
-    cache miss took over a second. The buckets (`crmApp.stays.stay_bucket`, three significant
-    decimal digits of the duration in microseconds, so each holds few distinct values) are
-    ordered like the durations, so these counts tell which bucket holds a given rank, and only
-    that bucket's rows are read (`selectors.reports.time_in_stage`). `micros` and `residue` give
-    the exact sum PostgreSQL's `AVG` makes of the rows' rounded day counts (`crmApp.stays`).
-    Stays still open grow with time and are read live. The flag is the deal's now (won or lost),
+    cache miss took over a second. The buckets (`crmApp.models.stays.stay_bucket`, three
+    significant decimal digits of the duration in microseconds, so each holds few distinct
+    values) are ordered like the durations, so these counts tell which bucket holds a given
+    rank, and only that bucket's rows are read (`crmApp.selectors.stays`). `micros` and
+    `residue` give the exact sum PostgreSQL's `AVG` makes of the rows' rounded day counts.
+    Stays still open grow with time and are tallied by their day of entry instead
+    (`OpenStayTally`). The flag is the deal's now (won or lost),
     so winning, losing and reopening move the deal's finished stays from one flag to the other.
     Kept by `crmApp.services.stage_tallies` in the transaction of every write that changes a
     finished stay or a deal's flag; zero rows are kept.

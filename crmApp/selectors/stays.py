@@ -1,15 +1,19 @@
 """Time in stage from the stay tallies on PostgreSQL: exact `percentile_cont` without sorting
-every stay, in two queries whatever the tenant's size.
+every stay, in at most three queries whatever the tenant's size.
 
 1. The tallies of the groups (stage, the deal's closed flag): finished stays per duration bucket
    (`StayTally`) and open stays per day of entry (`OpenStayTally`), each cell an interval of
-   durations with a count, plus the stages' names. Per rank the percentiles interpolate between
-   (`floor` and `ceil` of `p * (n - 1)`), the counts bound where the ranked stay lies: after
-   every cell that has fewer stays than the rank up to its end, up to the first end where the
-   cells ending there hold more. Only the cells overlapping that span are read.
-2. The durations of the stays in those cells (finished ones through an index on their bucket,
-   open ones through their stage and entry), counted per distinct value; the ranks are picked
-   here.
+   durations with a count, plus the stages' names. A group with many finished buckets (real
+   durations differ to the microsecond: up to 900 buckets per decade) comes summed per leading
+   digit (`COARSE`, 9 per decade), so this query and the pass over its cells stay small. Per
+   rank the percentiles interpolate between (`floor` and `ceil` of `p * (n - 1)`), the counts
+   bound where the ranked stay lies: after every cell that has fewer stays than the rank up to
+   its end, up to the first end where the cells ending there hold more. Only the cells
+   overlapping that span are read.
+2. Only when such a span overlaps summed cells: their buckets, which narrow the span again.
+3. The durations of the stays in the cells the spans overlap (finished ones through an index on
+   their bucket, open ones through their stage and entry), counted per distinct value; the
+   ranks are picked here.
 
 Every figure is the one PostgreSQL's `AVG` and `percentile_cont` give over the rows
 (`crmApp.models.stays`): durations are read with the report's own expression, and the average
@@ -48,8 +52,15 @@ DAY_MICROS = 86_400_000_000
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 #: (stage id, deal closed)
 Group = tuple[int, bool]
-#: A cell: ("finished", bucket) or ("open", day number since 1970-01-01)
+#: A cell: ("finished", bucket), ("coarse", its first bucket: see `coarse_range`) or ("open",
+#: day number since 1970-01-01)
 Cell = tuple[str, int]
+#: A bucket's summed cell: buckets of 3 significant digits whose first digit is the same (from
+#: 3 digits on: `digits * 1000 + leading`, see `crmApp.models.stays`). Its bounds fall on
+#: `9 * 10**k` µs too, so one cell's stays share a day scale. Shorter and negative durations
+#: keep their buckets.
+COARSE_FROM = 3000
+COARSE_WIDTH = 100
 #: The keys a group carries, as `reports.time_in_stage` reads them.
 NAMES = (
     "stage_id",
@@ -80,21 +91,41 @@ def _tallies_sql(pipeline: bool) -> str:
         if pipeline
         else ""
     )
+    summed = f"t.bucket >= {COARSE_FROM}"
     return (
-        "WITH finished AS (SELECT t.stage_id, t.deal_closed, t.bucket, t.stays, t.micros, "
-        f"t.residue FROM {FINISHED} t{of_pipeline} "
-        "WHERE t.organization_id = ANY(%(organizations)s) AND t.stays <> 0), "
+        f"WITH finished AS (SELECT t.stage_id, t.deal_closed, {summed} AS summed, "
+        f"CASE WHEN {summed} THEN t.bucket - t.bucket %% {COARSE_WIDTH} ELSE t.bucket END "
+        "AS bucket, SUM(t.stays)::integer AS stays, SUM(t.micros) AS micros, "
+        f"SUM(t.residue) AS residue FROM {FINISHED} t{of_pipeline} "
+        "WHERE t.organization_id = ANY(%(organizations)s) AND t.stays <> 0 "
+        "GROUP BY 1, 2, 3, 4), "
         "still_open AS (SELECT t.stage_id, t.deal_closed, t.day - DATE '1970-01-01' AS day, "
         f"t.stays, t.offsets FROM {STILL_OPEN} t{of_pipeline} "
         "WHERE t.organization_id = ANY(%(organizations)s) AND t.stays <> 0) "
-        "SELECT 'finished', stage_id, deal_closed, bucket, stays, micros, residue, NULL::text, "
-        "NULL::integer, NULL::bigint, NULL::text FROM finished "
+        "SELECT CASE WHEN summed THEN 'coarse' ELSE 'finished' END, stage_id, deal_closed, "
+        "bucket, stays, micros, residue, NULL::text, NULL::integer, NULL::bigint, NULL::text "
+        "FROM finished "
         "UNION ALL SELECT 'open', stage_id, deal_closed, day, stays, offsets, 0, NULL, NULL, "
         "NULL, NULL FROM still_open "
         "UNION ALL SELECT 'stage', s.id, NULL, NULL, NULL, NULL, NULL, s.name, s.\"order\", "
         f"s.pipeline_id, p.name FROM {STAGES} s LEFT JOIN {PIPELINES} p ON p.id = s.pipeline_id "
         "WHERE s.id IN (SELECT stage_id FROM finished UNION SELECT stage_id FROM still_open)"
     )
+
+
+def coarse_range(first: int) -> tuple[int, int]:
+    """The durations (µs, both ends included) of the summed cell starting at bucket `first`."""
+    return bucket_range(first)[0], bucket_range(first + COARSE_WIDTH - 1)[1]
+
+
+def _family(cell: Cell) -> str:
+    """Cells of one family never overlap: finished buckets, summed or not, and open days."""
+    return "open" if cell[0] == "open" else "finished"
+
+
+class StaleTallies(LookupError):
+    """The tallies and the rows read after them disagree: a write committed between the
+    report's queries (each reads the database as it is then). The caller reads the rows."""
 
 
 class _Cell(NamedTuple):
@@ -116,14 +147,21 @@ class _Group:
         self.count = 0
 
     def ordered(self) -> None:
-        """Sort the cells by their ends and starts once, with the running counts `_span` uses."""
+        """Sort the cells by their ends and starts once, with the running counts `_span` uses,
+        and each family's cells (disjoint, so ordered alike by start and end) for `_wanted`."""
         self.by_high = sorted(self.cells, key=lambda cell: cell.high)
         self.done = list(accumulate(cell.stays for cell in self.by_high))
         self.by_low = sorted(self.cells, key=lambda cell: cell.low)
         self.before = [0, *accumulate(cell.stays for cell in self.by_low)]
         self.highs = [cell.high for cell in self.by_high]
         self.stays = {cell.cell: cell.stays for cell in self.cells}
-        self.kinds = len({cell.cell[0] for cell in self.cells})
+        families: dict[str, list[_Cell]] = defaultdict(list)
+        for cell in self.by_high:
+            families[_family(cell.cell)].append(cell)
+        self.families = [
+            ([cell.high for cell in cells], [cell.low for cell in cells], cells)
+            for cells in families.values()
+        ]
         self.count = self.done[-1]
 
 
@@ -141,19 +179,19 @@ def _read_tallies(cursor, filters: ReportFilters) -> tuple[dict[Group, _Group], 
             stages[stage_id] = tuple(names)
             continue
         group = groups[(stage_id, closed)]
-        if kind == "finished":
-            low, high = bucket_range(key)
-            group.cells.append(_Cell(low, high, stays, ("finished", key)))
+        if kind != "open":
+            low, high = bucket_range(key) if kind == "finished" else coarse_range(key)
+            group.cells.append(_Cell(low, high, stays, (kind, key)))
             sums = group.finished[bucket_scale(key)]
-            sums[0] += first
-            sums[1] += second
+            sums[0] += int(first)  # numeric: the column holds sums of bigints too
+            sums[1] += int(second)
         else:
             midnight = key * DAY_MICROS
             # Entered from midnight to the next: lasted (now - next midnight, now - midnight].
             low, high = now_micros - midnight - DAY_MICROS + 1, now_micros - midnight
             group.cells.append(_Cell(low, high, stays, ("open", key)))
             group.open_stays += stays
-            group.open_micros += stays * (now_micros - midnight) - first
+            group.open_micros += stays * (now_micros - midnight) - int(first)
     for group in groups.values():
         group.ordered()
     return groups, stages
@@ -182,18 +220,13 @@ class _Wanted(NamedTuple):
 
 def _wanted(group: _Group, rank: int) -> _Wanted:
     after, up_to = _span(group, rank)
-    # Cells ending after `after`, by their ends: those ending by `up_to` all overlap the span,
-    # and past it at most one cell of each kind (each kind's cells are disjoint) still starts
-    # within it.
+    # The cells overlapping the span: ending after `after` and starting by `up_to`, one run of
+    # each family's cells.
+    read: set[Cell] = set()
+    for highs, lows, cells in group.families:
+        start = 0 if after is None else bisect.bisect_right(highs, after)
+        read.update(cell.cell for cell in cells[start : bisect.bisect_right(lows, up_to)])
     first = 0 if after is None else bisect.bisect_right(group.highs, after)
-    read, past = set(), set()
-    for cell in group.by_high[first:]:
-        if cell.high <= up_to or cell.low <= up_to:
-            read.add(cell.cell)
-        else:
-            past.add(cell.cell[0])
-            if len(past) == group.kinds:
-                break
     below = group.done[first - 1] if first else 0  # every cell ending by `after`
     return _Wanted(below, frozenset(read))
 
@@ -264,13 +297,14 @@ def stay_groups(filters: ReportFilters, alias: str) -> Iterable[dict[str, Any]]:
     """The report's groups (stage, closed flag: count, average, median, p90) from the tallies."""
     with connections[alias].cursor() as cursor:
         groups, stages = _read_tallies(cursor, filters)
-        wanted: dict[Group, dict[int, _Wanted]] = {}
-        for key, group in groups.items():
-            count = group.count
-            ranks = {
-                f(fraction * (count - 1)) for fraction in FRACTIONS for f in (math.floor, math.ceil)
-            }
-            wanted[key] = {rank: _wanted(group, rank) for rank in ranks}
+        wanted = {key: _ranks_wanted(group) for key, group in groups.items()}
+        summed = _summed_cells(wanted)
+        if summed:
+            _refine(cursor, filters, groups, summed)
+            for key in summed:
+                wanted[key] = _ranks_wanted(groups[key])
+            if _summed_cells(wanted):  # the refined counts are not the summed ones
+                raise StaleTallies("the tallies changed between their queries")
         averages = {key: _average(group) for key, group in groups.items()}
         unsure = sorted(key for key, average in averages.items() if average is None)
         values, open_days = _read_values(cursor, filters, groups, wanted, unsure)
@@ -296,9 +330,54 @@ def stay_groups(filters: ReportFilters, alias: str) -> Iterable[dict[str, Any]]:
         }
 
 
+def _ranks_wanted(group: _Group) -> dict[int, _Wanted]:
+    count = group.count
+    ranks = {f(fraction * (count - 1)) for fraction in FRACTIONS for f in (math.floor, math.ceil)}
+    return {rank: _wanted(group, rank) for rank in ranks}
+
+
+def _summed_cells(wanted: dict[Group, dict[int, _Wanted]]) -> dict[Group, set[int]]:
+    """Per group, the summed cells some rank's span overlaps (their first buckets)."""
+    summed: dict[Group, set[int]] = defaultdict(set)
+    for key, places in wanted.items():
+        for place in places.values():
+            summed[key].update(first for kind, first in place.cells if kind == "coarse")
+    return {key: firsts for key, firsts in summed.items() if firsts}
+
+
+def _refine(cursor, filters: ReportFilters, groups: dict[Group, _Group], summed) -> None:
+    """Query 2: the buckets of the summed cells `summed`, in place of those cells. A refined
+    group's spans can only narrow (its counts are the same, told more finely), so they then
+    overlap buckets and open days only."""
+    cells = [
+        (stage_id, closed, first, first + COARSE_WIDTH - 1)
+        for (stage_id, closed), firsts in sorted(summed.items())
+        for first in sorted(firsts)
+    ]
+    values = ", ".join(["(%s::bigint, %s::boolean, %s::integer, %s::integer)"] * len(cells))
+    cursor.execute(
+        f"SELECT t.stage_id, t.deal_closed, t.bucket, t.stays FROM (VALUES {values}) "
+        f"AS w (stage_id, deal_closed, low, high) JOIN {FINISHED} t ON t.stage_id = w.stage_id "
+        "AND t.deal_closed = w.deal_closed AND t.bucket BETWEEN w.low AND w.high "
+        "WHERE t.organization_id = ANY(%s) AND t.stays <> 0",
+        [*(value for cell in cells for value in cell), sorted(filters.organization_ids)],
+    )
+    for stage_id, closed, bucket, stays in cursor.fetchall():
+        low, high = bucket_range(bucket)
+        groups[(stage_id, closed)].cells.append(_Cell(low, high, stays, ("finished", bucket)))
+    for key, firsts in summed.items():
+        group = groups[key]
+        group.cells = [
+            cell
+            for cell in group.cells
+            if not (cell.cell[0] == "coarse" and cell.cell[1] in firsts)
+        ]
+        group.ordered()
+
+
 def _read_values(cursor, filters: ReportFilters, groups, wanted, unsure):
-    """Query 2: per group, the (cell, duration, how many) of the cells to read; the exact sum of
-    the open stays' day counts of the `unsure` groups."""
+    """The last query: per group, the (cell, duration, how many) of the cells to read; the
+    exact sum of the open stays' day counts of the `unsure` groups."""
     finished: set[tuple[int, int]] = set()
     still_open: set[tuple[int, int]] = set()
     for (stage_id, _closed), places in wanted.items():
@@ -338,7 +417,7 @@ def _pick(group: _Group, values: list, cells: frozenset[Cell], index: int) -> fl
         seen += group.stays[cell] if how_many is None else how_many
         if index < seen:
             return float(days)
-    raise AssertionError("the tallies count more stays than the history holds")
+    raise StaleTallies("the tallies count more stays than the history holds")
 
 
 def _days_of(row: tuple[Cell, Decimal, int | None]) -> Decimal:
