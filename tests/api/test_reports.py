@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import importlib
 import io
+import re
 import statistics
 
 import pytest
@@ -375,6 +376,27 @@ def test_report_query_count_does_not_grow_with_the_data(owner, org, data, path):
 
     assert one == many
     assert one - baseline <= 3
+
+
+@pytest.mark.parametrize("report", [reports.win_rate, reports.velocity, reports.forecast])
+def test_owner_reports_read_only_what_their_index_holds(org, data, report):
+    """Narrowed to an owner, these reports read no column of the deals outside the
+    `deals_owner_reports` index, so PostgreSQL answers them from the index alone. A column
+    added to one of them belongs in the index's `include` too."""
+    index = next(index for index in Deal._meta.indexes if index.name == "deals_owner_reports")
+    held = {Deal._meta.get_field(name).column for name in (*index.fields, *index.include)}
+    filters = ReportFilters(
+        organization_ids=frozenset({org.pk}),
+        owner_id=data["e1"].pk,
+        pipeline_id=data["pipeline"].pk,
+        start=dt.date(2025, 1, 1),
+        now=NOW,
+    )
+    with CaptureQueriesContext(connection) as ctx:
+        report(filters)
+    read = set(re.findall(r'"deals"\."(\w+)"', " ".join(q["sql"] for q in ctx.captured_queries)))
+    assert {"organization_id", "assigned_to_id", "pipeline_id"} <= read
+    assert read <= held, read - held
 
 
 # --- stage history, rotting, detail -------------------------------------------------------------
