@@ -25,25 +25,41 @@ class Activity(OrganizationScopedModel):
     body = models.TextField(blank=True, default="")
     due_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Looked up through activities_assigne_a7477e_idx, which leads with it.
     assignee = models.ForeignKey(
         "crmApp.Employee",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="activities",
+        db_index=False,
     )
+    # Looked up through activities_customer_idx, which leads with it.
     customer = models.ForeignKey(
         "crmApp.Customer",
         on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="activities",
+        db_index=False,
     )
+    # Looked up through activities_lead_idx, which leads with it.
     lead = models.ForeignKey(
-        "crmApp.Lead", on_delete=models.CASCADE, null=True, blank=True, related_name="activities"
+        "crmApp.Lead",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="activities",
+        db_index=False,
     )
+    # Looked up through activities_deal_idx, which leads with it.
     deal = models.ForeignKey(
-        "crmApp.Deal", on_delete=models.CASCADE, null=True, blank=True, related_name="activities"
+        "crmApp.Deal",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="activities",
+        db_index=False,
     )
     created_by = models.ForeignKey(
         "crmApp.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -15,8 +15,9 @@ class AuditEvent(models.Model):
 
     TENANT_PATH = "organization_id"
 
+    # Looked up through audit_org_newest_idx, which leads with it.
     organization = models.ForeignKey(
-        "crmApp.Organization", on_delete=models.CASCADE, related_name="audit_events"
+        "crmApp.Organization", on_delete=models.CASCADE, related_name="audit_events", db_index=False
     )
     actor = models.ForeignKey(
         "crmApp.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -80,8 +80,13 @@ class OrganizationScopedModel(TimeStampedModel):
     #: plain writes record no event.
     EVENT_RESOURCE: str | None = None
 
+    # Not indexed alone: every scoped model's indexes and constraints lead with it (each row
+    # is read within its organization), and `tests/test_indexes.py` checks that they do.
     organization = models.ForeignKey(
-        "crmApp.Organization", on_delete=models.CASCADE, related_name="%(class)ss"
+        "crmApp.Organization",
+        on_delete=models.CASCADE,
+        related_name="%(class)ss",
+        db_index=False,
     )
 
     class Meta:
@@ -139,8 +144,12 @@ class CodeSequence(models.Model):
 
     TENANT_PATH = "organization_id"
 
+    # Looked up through uniq_code_sequence, which leads with it.
     organization = models.ForeignKey(
-        "crmApp.Organization", on_delete=models.CASCADE, related_name="code_sequences"
+        "crmApp.Organization",
+        on_delete=models.CASCADE,
+        related_name="code_sequences",
+        db_index=False,
     )
     prefix = models.CharField(max_length=10)
     last_value = models.PositiveBigIntegerField(default=0)

@@ -63,7 +63,6 @@ class Customer(AddressFields, OrganizationScopedModel):
             models.Index(fields=["organization", "id"]),
             models.Index(fields=["organization", "status"]),
             models.Index(fields=["organization", "customer_type"]),
-            models.Index(fields=["assigned_to"]),
         ]
 
     def __str__(self) -> str:

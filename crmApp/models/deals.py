@@ -73,7 +73,6 @@ class Deal(OrganizationScopedModel):
         indexes = [
             models.Index(fields=["organization", "id"]),
             models.Index(fields=["organization", "status"]),
-            models.Index(fields=["organization", "stage"]),
             # Reports narrowed to an owner (win rate, velocity, forecast) read only this index:
             # the owner's deals lie together, with every column those reports use, so on
             # PostgreSQL they are an index-only scan instead of a heap page per deal (deals are
@@ -149,10 +148,17 @@ class DealStageHistory(models.Model):
 
     TENANT_PATH = "organization_id"
 
+    # Looked up through the (organization, stage, entered_at) index, which leads with it.
     organization = models.ForeignKey(
-        "crmApp.Organization", on_delete=models.CASCADE, related_name="deal_stage_history"
+        "crmApp.Organization",
+        on_delete=models.CASCADE,
+        related_name="deal_stage_history",
+        db_index=False,
     )
-    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stage_history")
+    # Looked up through the (deal, -entered_at) index, which leads with it.
+    deal = models.ForeignKey(
+        Deal, on_delete=models.CASCADE, related_name="stage_history", db_index=False
+    )
     # A deleted stage keeps its deal's past (reports then show it under no stage).
     stage = models.ForeignKey(
         "crmApp.PipelineStage",
@@ -210,8 +216,9 @@ class StageEntryTally(models.Model):
 
     TENANT_PATH = "organization_id"
 
+    # Looked up through one_tally_per_stage_and_day, which leads with it.
     organization = models.ForeignKey(
-        "crmApp.Organization", on_delete=models.CASCADE, related_name="+"
+        "crmApp.Organization", on_delete=models.CASCADE, related_name="+", db_index=False
     )
     # A deleted stage takes its tallies along (its history rows then have no stage).
     stage = models.ForeignKey("crmApp.PipelineStage", on_delete=models.CASCADE, related_name="+")
@@ -251,8 +258,9 @@ class StayTally(models.Model):
 
     TENANT_PATH = "organization_id"
 
+    # Looked up through one_stay_tally_per_bucket, which leads with it.
     organization = models.ForeignKey(
-        "crmApp.Organization", on_delete=models.CASCADE, related_name="+"
+        "crmApp.Organization", on_delete=models.CASCADE, related_name="+", db_index=False
     )
     # A deleted stage takes its tallies along (its history rows then have no stage: no stays).
     stage = models.ForeignKey("crmApp.PipelineStage", on_delete=models.CASCADE, related_name="+")
@@ -288,8 +296,9 @@ class OpenStayTally(models.Model):
 
     TENANT_PATH = "organization_id"
 
+    # Looked up through one_open_stay_tally_per_day, which leads with it.
     organization = models.ForeignKey(
-        "crmApp.Organization", on_delete=models.CASCADE, related_name="+"
+        "crmApp.Organization", on_delete=models.CASCADE, related_name="+", db_index=False
     )
     stage = models.ForeignKey("crmApp.PipelineStage", on_delete=models.CASCADE, related_name="+")
     deal_closed = models.BooleanField()

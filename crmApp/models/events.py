@@ -38,8 +38,9 @@ EVENT_TYPES: tuple[str, ...] = tuple(
 class Event(models.Model):
     TENANT_PATH = "organization_id"
 
+    # Looked up through events_org_newest_idx, which leads with it.
     organization = models.ForeignKey(
-        "crmApp.Organization", on_delete=models.CASCADE, related_name="events"
+        "crmApp.Organization", on_delete=models.CASCADE, related_name="events", db_index=False
     )
     type = models.CharField(max_length=64)
     resource = models.CharField(max_length=32)
@@ -81,7 +82,10 @@ class EventDelivery(models.Model):
         DELIVERED = "delivered", "Delivered"
         FAILED = "failed", "Failed"
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    # Looked up through uniq_event_delivery, which leads with it.
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     consumer = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)

@@ -82,7 +82,10 @@ class ImportChunk(models.Model):
 
     TENANT_PATH = "job__organization_id"
 
-    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="chunks")
+    # Looked up through uniq_import_chunk_index, which leads with it.
+    job = models.ForeignKey(
+        ImportJob, on_delete=models.CASCADE, related_name="chunks", db_index=False
+    )
     index = models.PositiveIntegerField()
     #: Byte offset of the chunk's first record in the file, and that record's row number.
     offset = models.PositiveBigIntegerField()
@@ -109,7 +112,10 @@ class ImportRowError(models.Model):
 
     TENANT_PATH = "job__organization_id"
 
-    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
+    # Looked up through import_errors_job_row, which leads with it.
+    job = models.ForeignKey(
+        ImportJob, on_delete=models.CASCADE, related_name="row_errors", db_index=False
+    )
     row_number = models.PositiveIntegerField()
     reason = models.TextField()
     #: The row's cells by CSV column, as read.

@@ -20,8 +20,9 @@ class Invitation(TimeStampedModel):
         ACCEPTED = "accepted"
         REVOKED = "revoked"
 
+    # Looked up through the (organization, status) index, which leads with it.
     organization = models.ForeignKey(
-        "crmApp.Organization", on_delete=models.CASCADE, related_name="invitations"
+        "crmApp.Organization", on_delete=models.CASCADE, related_name="invitations", db_index=False
     )
     #: The address as the inviter typed it (what answers show); the key is what is compared.
     email = models.EmailField(max_length=255)

@@ -78,7 +78,6 @@ class Lead(AddressFields, OrganizationScopedModel):
             models.Index(fields=["organization", "qualification_status"]),
             models.Index(fields=["organization", "source"]),
             models.Index(fields=["organization", "lead_score"]),
-            models.Index(fields=["assigned_to"]),
             models.Index(fields=["is_converted"]),
         ]
 

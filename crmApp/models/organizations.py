@@ -32,11 +32,13 @@ class Organization(AddressFields, TimeStampedModel):
 class UserOrganization(TimeStampedModel):
     TENANT_PATH = "organization_id"
 
+    # Looked up through uniq_membership, which leads with it.
     user = models.ForeignKey(
-        "crmApp.User", on_delete=models.CASCADE, related_name="user_organizations"
+        "crmApp.User", on_delete=models.CASCADE, related_name="user_organizations", db_index=False
     )
+    # Looked up through the (organization, is_active) index, which leads with it.
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="user_organizations"
+        Organization, on_delete=models.CASCADE, related_name="user_organizations", db_index=False
     )
     is_active = models.BooleanField(default=True)
     is_owner = models.BooleanField(default=False)

@@ -37,7 +37,10 @@ class PipelineStage(TimeStampedModel):
 
     TENANT_PATH = "pipeline__organization_id"
 
-    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
+    # Looked up through uniq_stage_name, which leads with it.
+    pipeline = models.ForeignKey(
+        Pipeline, on_delete=models.CASCADE, related_name="stages", db_index=False
+    )
     name = models.CharField(max_length=255)
     description = models.TextField(null=True, blank=True)
     order = models.IntegerField(default=0)

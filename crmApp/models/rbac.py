@@ -8,8 +8,9 @@ from crmApp.models.base import TimeStampedModel
 class Role(TimeStampedModel):
     TENANT_PATH = "organization_id"
 
+    # Looked up through uniq_role_slug, which leads with it.
     organization = models.ForeignKey(
-        "crmApp.Organization", on_delete=models.CASCADE, related_name="roles"
+        "crmApp.Organization", on_delete=models.CASCADE, related_name="roles", db_index=False
     )
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100)
@@ -30,8 +31,9 @@ class Role(TimeStampedModel):
 class Permission(TimeStampedModel):
     TENANT_PATH = "organization_id"
 
+    # Looked up through uniq_permission, which leads with it.
     organization = models.ForeignKey(
-        "crmApp.Organization", on_delete=models.CASCADE, related_name="permissions"
+        "crmApp.Organization", on_delete=models.CASCADE, related_name="permissions", db_index=False
     )
     resource = models.CharField(max_length=100)
     action = models.CharField(max_length=50)
@@ -53,7 +55,10 @@ class Permission(TimeStampedModel):
 class RolePermission(TimeStampedModel):
     TENANT_PATH = "role__organization_id"
 
-    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="role_permissions")
+    # Looked up through uniq_role_permission, which leads with it.
+    role = models.ForeignKey(
+        Role, on_delete=models.CASCADE, related_name="role_permissions", db_index=False
+    )
     permission = models.ForeignKey(
         Permission, on_delete=models.CASCADE, related_name="role_permissions"
     )
@@ -68,7 +73,10 @@ class RolePermission(TimeStampedModel):
 class UserRole(TimeStampedModel):
     TENANT_PATH = "organization_id"
 
-    user = models.ForeignKey("crmApp.User", on_delete=models.CASCADE, related_name="user_roles")
+    # Looked up through uniq_user_role, which leads with it.
+    user = models.ForeignKey(
+        "crmApp.User", on_delete=models.CASCADE, related_name="user_roles", db_index=False
+    )
     role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="user_roles")
     organization = models.ForeignKey(
         "crmApp.Organization", on_delete=models.CASCADE, related_name="user_roles"

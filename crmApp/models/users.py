@@ -138,7 +138,10 @@ class UserSession(TimeStampedModel):
     token whose session is revoked, so logout and "revoke" end the session at once.
     """
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="refresh_tokens")
+    # Looked up through the (user, expires_at) index, which leads with it.
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="refresh_tokens", db_index=False
+    )
     refresh_jti = models.CharField(max_length=64, db_index=True)
     expires_at = models.DateTimeField()
     is_revoked = models.BooleanField(default=False)

@@ -13,8 +13,12 @@ from django.utils import timezone
 class WebhookEndpoint(models.Model):
     TENANT_PATH = "organization_id"
 
+    # Looked up through webhooks_org_active, which leads with it.
     organization = models.ForeignKey(
-        "crmApp.Organization", on_delete=models.CASCADE, related_name="webhook_endpoints"
+        "crmApp.Organization",
+        on_delete=models.CASCADE,
+        related_name="webhook_endpoints",
+        db_index=False,
     )
     url = models.URLField(max_length=2000)
     description = models.CharField(max_length=255, blank=True, default="")
@@ -56,8 +60,9 @@ class WebhookDelivery(models.Model):
     organization = models.ForeignKey(
         "crmApp.Organization", on_delete=models.CASCADE, related_name="+"
     )
+    # Looked up through webhook_deliv_endpoint, which leads with it.
     endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False
     )
     #: Null for a ping.
     event = models.ForeignKey(
@@ -109,7 +114,10 @@ class IdempotencyKey(models.Model):
     commits together with the writes and the answer, or not at all.
     """
 
-    user = models.ForeignKey("crmApp.User", on_delete=models.CASCADE, related_name="+")
+    # Looked up through uniq_idempotency_user_key, which leads with it.
+    user = models.ForeignKey(
+        "crmApp.User", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)
     method = models.CharField(max_length=8)

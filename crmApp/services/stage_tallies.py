@@ -315,9 +315,13 @@ def _transition_delta(
 #: `_transition_delta` in two statements on PostgreSQL, from the deal's rows as they are before
 #: the batch's statement: its open stay leaves the open tallies and ends at `at` under the new
 #: flag; when the flag changes, every finished stay leaves the old flag for the new one.
+#: The deal's rows are read by its id alone, behind `OFFSET 0`: with `outcome` and `left_at`
+#: in the same WHERE, the partial index of every open stay (`stay_history_open_entered`) was a
+#: candidate too, and with stale statistics the planner walked all of it for one deal (1,593
+#: rows for each of the two statements of a move on the bench).
 _STAY_ROWS = (
-    f"FROM {HISTORY} AS h WHERE h.deal_id = %s::bigint AND h.outcome = 'open' "
-    "AND h.stage_id IS NOT NULL"
+    f"FROM (SELECT * FROM {HISTORY} WHERE deal_id = %s::bigint OFFSET 0) AS h "
+    "WHERE h.outcome = 'open' AND h.stage_id IS NOT NULL"
 )
 TRANSITION_SQL = (
     f"INSERT INTO {STAYS} AS tally (organization_id, stage_id, deal_closed, bucket, "

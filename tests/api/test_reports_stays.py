@@ -456,3 +456,27 @@ def test_random_histories_give_the_rows_report(org, sales, seed):
     for narrowing in ({}, {"pipeline_id": pipeline.pk}):
         served, from_rows = both_ways(org, now=NOW, **narrowing)
         assert served == from_rows, narrowing
+
+
+def test_a_transition_reads_the_deals_rows_by_its_id_whatever_the_statistics(org, sales):
+    """The stay tallies' statements of a move read the deal's own rows: the partial index of
+    every open stay must not even be a candidate (with stale statistics the planner walked all
+    of it, for each move)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the statements are PostgreSQL's")
+    _pipeline, (lead, _offer, _won, _lost), customer = sales
+    deal = _deal(org, customer, "Plan")
+    with stage_tallies_kept(Deal, [deal.pk]):
+        _stay(org, deal, lead, NOW - dt.timedelta(days=2))
+    # The parameters `stay_tally_transition` sends for a move of an open deal.
+    moved = [org.pk, False, NOW, deal.pk, False, deal.pk, False, False, deal.pk, False]
+    statements = [
+        (stage_tallies.TRANSITION_SQL, moved),
+        (stage_tallies.OPEN_LEFT_SQL, [org.pk, False, deal.pk]),
+    ]
+    with connection.cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert "stay_history_open_entered" not in plan, plan
+            assert "deal_id" in plan, plan
