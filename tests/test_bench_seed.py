@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from io import StringIO
 from pathlib import Path
 
@@ -21,9 +22,11 @@ from crmApp.models import (
     CodeSequence,
     Customer,
     Deal,
+    DealStageHistory,
     Lead,
     Organization,
     PipelineStage,
+    StageEntryTally,
     User,
     UserOrganization,
 )
@@ -114,6 +117,24 @@ def test_bench_seed_deals_point_into_their_own_organization(tmp_path):
         assert deal.stage.pipeline_id == deal.pipeline_id
         assert deal.probability == deal.stage.probability
         assert deal.expected_revenue == compute_expected_revenue(deal.value, deal.probability)
+
+
+def test_bench_seed_gives_each_deal_the_open_history_row_and_tallies_the_services_would(
+    tmp_path,
+):
+    from tests.api.test_reports_stays import plain_stays, stored_stays
+
+    seed(tmp_path)
+
+    rows = DealStageHistory.objects.filter(left_at__isnull=True)
+    assert rows.count() == Deal.objects.count() == DealStageHistory.objects.count()
+    for row in rows.select_related("deal"):
+        deal = row.deal
+        assert (row.organization_id, row.stage_id) == (deal.organization_id, deal.stage_id)
+        assert row.entered_at == deal.created_at
+        assert row.outcome == ("won" if deal.is_won else "lost" if deal.is_lost else "open")
+    assert stored_stays() == plain_stays() != Counter()
+    assert StageEntryTally.objects.filter(first_entries__gt=0).exists()
 
 
 def test_bench_seed_info_names_open_deals_customers_and_stages(tmp_path):

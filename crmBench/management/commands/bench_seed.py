@@ -3,7 +3,9 @@
 Rows are generated in Python and written in batches: with PostgreSQL through `COPY ... FROM STDIN`
 (about ten times faster than INSERTs, 1M customers in well under a minute), elsewhere with
 `bulk_create`. Codes are reserved in one block per table with `next_codes`, so the per-organization
-counters stay right and the API keeps numbering after the seeded rows. Afterwards the tables are
+counters stay right and the API keeps numbering after the seeded rows. Every deal gets the open
+stage-history row the deal services would have written, and the stage tallies are built from
+them, so a move reads and writes history at the tenant's real size. Afterwards the tables are
 vacuumed and analysed on PostgreSQL, so the planner has statistics and counts can use index-only
 scans, as they would on a long-lived database.
 
@@ -27,23 +29,30 @@ from django.utils import timezone
 from crmApp.models import (
     Customer,
     Deal,
+    DealStageHistory,
     Employee,
     Lead,
+    OpenStayTally,
     Organization,
     Pipeline,
     PipelineStage,
+    StageEntryTally,
+    StayTally,
     User,
     next_codes,
 )
 from crmApp.models.deals import compute_expected_revenue
 from crmApp.selectors.users import user_by_email
 from crmApp.services.organizations import organization_create
+from crmApp.services.stage_tallies import stage_tallies_rebuild
 
 
 def _words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
 
+#: What the deal services keep from the stage history (built here after the bulk load).
+TALLIES = (StageEntryTally, StayTally, OpenStayTally)
 BENCH_EMAIL = "bench-owner@bench.example.com"
 BENCH_PASSWORD = "Bench-Passw0rd!"
 BIG_ORGANIZATION = "Bench Big Co"
@@ -200,8 +209,8 @@ class Command(BaseCommand):
             # VACUUM cannot run in a transaction (e.g. under a test); ANALYZE alone can.
             command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
             with connection.cursor() as cursor:
-                for table in ("customers", "leads", "deals", "employees"):
-                    cursor.execute(f"{command} {table}")
+                for model in (Customer, Lead, Deal, Employee, DealStageHistory, *TALLIES):
+                    cursor.execute(f"{command} {model._meta.db_table}")
 
         info.update(email=options["email"], password=options["password"], organization=big.pk)
         if options["info_file"]:
@@ -277,6 +286,7 @@ class Command(BaseCommand):
             deals,
             batch,
         )
+        self._open_stays(org_id)
         return {
             "customer_ids": [customer_ids[0], customer_ids[1]] if customers else [],
             "lead_ids": [lead_ids[0], lead_ids[1]] if leads else [],
@@ -287,6 +297,20 @@ class Command(BaseCommand):
             "employees": employee_ids,
             "search": LAST_NAMES[7].lower(),
         }
+
+    def _open_stays(self, org_id: int) -> None:
+        """Each deal's open history row, entered when the deal was created (of its outcome, as
+        the services write a won or lost deal's), then the stage tallies of that history."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {DealStageHistory._meta.db_table} "
+                "(organization_id, deal_id, stage_id, outcome, entered_at) "
+                "SELECT organization_id, id, stage_id, CASE WHEN is_won THEN 'won' "
+                "WHEN is_lost THEN 'lost' ELSE 'open' END, created_at "
+                f"FROM {Deal._meta.db_table} WHERE organization_id = %s",
+                [org_id],
+            )
+        stage_tallies_rebuild(organization_id=org_id)
 
     def _employees(self, organization: Organization, rng: random.Random, count: int) -> list[int]:
         codes = next_codes(organization_id=organization.pk, prefix="EMP", count=count)
