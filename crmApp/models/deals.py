@@ -186,7 +186,7 @@ class DealStageHistory(models.Model):
         indexes = [
             models.Index(fields=["deal", "-entered_at"]),
             models.Index(fields=["organization", "stage", "entered_at"]),
-            # Stays still open, by stage and entry (the time-in-stage report reads them live).
+            # Stays still open, by stage and entry (time in stage reads those of the days it needs).
             models.Index(
                 fields=["stage", "entered_at"],
                 condition=models.Q(left_at__isnull=True, outcome="open"),
