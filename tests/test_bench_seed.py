@@ -38,6 +38,7 @@ from crmBench.management.commands.bench_seed import (
     LAST_NAMES,
     Command,
 )
+from tests.stays_support import plain_stays, stored_stays
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -122,8 +123,6 @@ def test_bench_seed_deals_point_into_their_own_organization(tmp_path):
 def test_bench_seed_gives_each_deal_the_open_history_row_and_tallies_the_services_would(
     tmp_path,
 ):
-    from tests.api.test_reports_stays import plain_stays, stored_stays
-
     seed(tmp_path)
 
     rows = DealStageHistory.objects.filter(left_at__isnull=True)

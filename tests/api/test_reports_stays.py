@@ -37,6 +37,7 @@ from tests.factories import (
     PipelineFactory,
     PipelineStageFactory,
 )
+from tests.stays_support import plain_stays, stored_stays
 from tests.test_admin import _form_data
 
 pytestmark = pytest.mark.django_db
@@ -44,41 +45,6 @@ pytestmark = pytest.mark.django_db
 sales, boss = tallies.sales, tallies.boss
 
 NOW = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
-
-
-def plain_stays() -> Counter:
-    cells: Counter = Counter()
-    rows = DealStageHistory.objects.filter(outcome="open", stage__isnull=False).values_list(
-        "organization_id", "stage_id", "deal__is_won", "deal__is_lost", "entered_at", "left_at"
-    )
-    for organization, stage, won, lost, entered, left in rows:
-        key = (organization, stage, won or lost)
-        if left is None:
-            day, offset = arithmetic.entry_cell(entered)
-            cells[("open", *key, day, "stays")] += 1
-            cells[("open", *key, day, "offsets")] += offset
-        else:
-            micros = arithmetic.stay_micros(entered, left)
-            bucket = arithmetic.stay_bucket(micros)
-            cells[("finished", *key, bucket, "stays")] += 1
-            cells[("finished", *key, bucket, "micros")] += micros
-            cells[("finished", *key, bucket, "residue")] += arithmetic.stay_residue(micros)
-    return Counter({cell: value for cell, value in cells.items() if value})
-
-
-def stored_stays() -> Counter:
-    cells: Counter = Counter()
-    for row in StayTally.objects.values():
-        assert row["stays"] >= 0
-        key = ("finished", row["organization_id"], row["stage_id"], row["deal_closed"])
-        for column in ("stays", "micros", "residue"):
-            cells[(*key, row["bucket"], column)] += row[column]
-    for row in OpenStayTally.objects.values():
-        assert row["stays"] >= 0
-        key = ("open", row["organization_id"], row["stage_id"], row["deal_closed"], row["day"])
-        for column in ("stays", "offsets"):
-            cells[(*key, column)] += row[column]
-    return Counter({cell: value for cell, value in cells.items() if value})
 
 
 def both_ways(organization, **narrowing) -> tuple[dict, dict]:
