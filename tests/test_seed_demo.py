@@ -1,14 +1,17 @@
 """The demo data command: idempotent, realistic, and its printed logins work."""
 
+from collections import Counter
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from crmApp.management.commands.seed_demo import DEMO_PASSWORD
 from crmApp.models import (
     Customer,
     Deal,
+    DealStageHistory,
     Employee,
     Lead,
     Organization,
@@ -20,6 +23,9 @@ from crmApp.models import (
     Vendor,
 )
 from crmApp.models.deals import compute_expected_revenue
+from crmApp.selectors import reports
+from crmApp.selectors.reports import ReportFilters
+from tests.stays_support import plain_stays, stored_stays
 
 pytestmark = pytest.mark.django_db
 
@@ -197,6 +203,28 @@ def test_records_are_consistent(seeded):
     converted = Lead.objects.filter(is_converted=True)
     assert converted.exists()
     assert all(lead.converted_customers.count() == 1 for lead in converted)
+
+
+def test_every_demo_deal_has_the_history_the_deal_services_would_write(seeded):
+    for deal in Deal.objects.prefetch_related("stage_history"):
+        rows = sorted(deal.stage_history.all(), key=lambda row: row.entered_at)
+        assert [row.left_at for row in rows[:-1]] == [row.entered_at for row in rows[1:]]
+        assert rows[-1].left_at is None and rows[-1].stage_id == deal.stage_id
+        outcome = "won" if deal.is_won else "lost" if deal.is_lost else "open"
+        assert [row.outcome for row in rows] == ["open"] * (len(rows) - 1) + [outcome]
+        assert {row.organization_id for row in rows} == {deal.organization_id}
+        assert deal.created_at == rows[0].entered_at < timezone.now()
+    assert stored_stays() == plain_stays() != Counter()
+
+    acme = Organization.objects.get(name="Acme Corp")
+    filters = ReportFilters(organization_ids=frozenset({acme.pk}))
+    assert all(stage["reached"] for stage in reports.funnel(filters)["pipelines"][0]["stages"][:2])
+    in_stage = reports.time_in_stage(filters)["stages"]
+    # Every stay of a deal now open, finished or not, in its stage's figures.
+    stays = DealStageHistory.objects.filter(organization=acme, outcome="open")
+    open_deals = stays.filter(deal__is_won=False, deal__is_lost=False)
+    assert sum(stage["open_deals"]["count"] for stage in in_stage) == open_deals.count() > 0
+    assert any(stage["closed_deals"]["count"] for stage in in_stage)
 
 
 def test_the_data_is_deterministic(seeded):

@@ -4,13 +4,16 @@ Run `python manage.py seed_demo`. The command is idempotent: when the demo owner
 exists it only prints the logins again. Everything is generated from a seeded random generator
 (so two runs on an empty database produce the same records) and inserted with `bulk_create`,
 which bypasses `Model.save()`: codes are reserved with `next_codes()` and a deal's
-`expected_revenue` is computed here, exactly as `save()` would.
+`expected_revenue` is computed here, exactly as `save()` would. Deals get the stage history the
+deal services write (and the stage tallies built from it), so the reports, each deal's
+`days_in_stage` and the rotting list show something from the start.
 """
 
+import math
 import os
 import random
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -22,6 +25,7 @@ from django.utils import timezone
 from crmApp.models import (
     Customer,
     Deal,
+    DealStageHistory,
     Employee,
     Lead,
     Organization,
@@ -37,6 +41,7 @@ from crmApp.models import (
 from crmApp.models.deals import compute_expected_revenue
 from crmApp.selectors.users import email_taken
 from crmApp.services.organizations import organization_create
+from crmApp.services.stage_tallies import stage_tallies_rebuild
 
 #: Every demo account logs in with this password (documented in the README).
 DEMO_PASSWORD = "CrmDemo-2026!Secure"
@@ -236,6 +241,10 @@ DEAL_TITLES = (
     "Renewal",
 )
 
+#: Days an open demo stage may hold a deal before it counts as rotting.
+ROTTING_DAYS = 21
+#: A demo stay in a stage the deal then left: 2 hours to 3 weeks, log-uniform (in hours).
+STAY_HOURS = (2, 21 * 24)
 PIPELINES = (
     (
         "Sales Pipeline",
@@ -362,6 +371,7 @@ class OrganizationSeeder:
         customers = self.create_customers(sales_team, leads)
         stages = self.create_pipelines()
         deals = self.create_deals(customers, sales_team, stages)
+        self.create_stage_history(deals, stages)
         return {
             "users": len(users),
             "employees": len(employees),
@@ -662,6 +672,7 @@ class OrganizationSeeder:
                 probability=Decimal(probability),
                 is_closed_won=kind == "won",
                 is_closed_lost=kind == "lost",
+                rotting_days=ROTTING_DAYS if kind == "open" else None,
             )
             for pipeline, (_, _, _, definitions) in zip(pipelines, PIPELINES, strict=True)
             for order, (name, probability, kind) in enumerate(definitions)
@@ -706,3 +717,46 @@ class OrganizationSeeder:
                 )
             )
         return Deal.objects.bulk_create(deals)
+
+    def create_stage_history(self, deals: list[Deal], stages_by_pipeline) -> None:
+        """The history the deal services would have written: each deal worked through the open
+        stages before its own, a stay of 2 hours to 3 weeks each, then its stage (won and lost
+        deals on their close date, with that outcome). Deals are dated from their first stay,
+        and the stage tallies are built from the rows, so the reports, `days_in_stage` and the
+        rotting list have something to show."""
+        history = []
+        low, high = (math.log(hours) for hours in STAY_HOURS)
+        for deal in deals:
+            stages = stages_by_pipeline[deal.pipeline]
+            open_stages = [s for s in stages if not (s.is_closed_won or s.is_closed_lost)]
+            if deal.is_won or deal.is_lost:
+                worked = open_stages[: self.rng.randint(1, len(open_stages))]
+                closed = datetime.combine(deal.actual_close_date, time(12), tzinfo=UTC)
+                entered = min(closed, self.now - timedelta(hours=1))
+                final = (
+                    DealStageHistory.Outcome.WON if deal.is_won else DealStageHistory.Outcome.LOST
+                )
+            else:
+                worked = open_stages[: open_stages.index(deal.stage)]
+                entered = self.now - timedelta(hours=self.rng.uniform(1, 45 * 24))
+                final = DealStageHistory.Outcome.OPEN
+            rows = [(deal.stage, final, entered, None)]
+            for stage in reversed(worked):
+                left = entered
+                entered = left - timedelta(hours=math.exp(self.rng.uniform(low, high)))
+                rows.append((stage, DealStageHistory.Outcome.OPEN, entered, left))
+            history += [
+                DealStageHistory(
+                    organization=self.organization,
+                    deal=deal,
+                    stage=stage,
+                    outcome=outcome,
+                    entered_at=entered_at,
+                    left_at=left_at,
+                )
+                for stage, outcome, entered_at, left_at in reversed(rows)
+            ]
+            deal.created_at = entered
+        DealStageHistory.objects.bulk_create(history)
+        Deal.objects.bulk_update(deals, ["created_at"])
+        stage_tallies_rebuild(organization_id=self.organization.pk)
