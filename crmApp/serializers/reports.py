@@ -8,12 +8,7 @@ like a missing one.
 
 from rest_framework import serializers
 
-from crmApp.selectors.reports import (
-    GROUP_BY,
-    ReportFilters,
-    employee_is_visible,
-    pipeline_is_visible,
-)
+from crmApp.selectors.reports import GROUP_BY, ReportFilters, narrowing
 
 MAX_ID = 2**63 - 1
 NOT_FOUND = 'Invalid pk "{pk}" - object does not exist.'
@@ -50,11 +45,16 @@ class ReportFilterSerializer(serializers.Serializer):
         start, end = attrs.get("from"), attrs.get("to")
         if start is not None and end is not None and start > end:
             raise serializers.ValidationError({"to": ["Must not be before `from`."]})
-        organization_ids = self.context["organization_ids"]
-        for name, visible in (("pipeline", pipeline_is_visible), ("owner", employee_is_visible)):
+        found = narrowing(
+            self.context["organization_ids"],
+            pipeline_id=attrs.get("pipeline"),
+            owner_id=attrs.get("owner"),
+        )
+        for name, visible in (("pipeline", found.pipeline_found), ("owner", found.owner_found)):
             pk = attrs.get(name)
-            if pk is not None and not visible(pk, organization_ids):
+            if pk is not None and not visible:
                 raise serializers.ValidationError({name: [NOT_FOUND.format(pk=pk)]})
+        self._stage_ids = found.stage_ids if attrs.get("pipeline") is not None else None
         return attrs
 
     def filters(self) -> ReportFilters:
@@ -66,6 +66,7 @@ class ReportFilterSerializer(serializers.Serializer):
             end=data.get("to"),
             owner_id=data.get("owner"),
             group_by=data.get("group_by") or "month",
+            stage_ids=self._stage_ids,
         )
 
 

@@ -5,6 +5,7 @@ at fixed moments, and Globex's deal, lead and history, which must never count.
 """
 
 import csv
+import dataclasses
 import datetime as dt
 import importlib
 import io
@@ -376,6 +377,67 @@ def test_report_query_count_does_not_grow_with_the_data(owner, org, data, path):
 
     assert one == many
     assert one - baseline <= 3
+
+
+def test_narrowing_reads_the_pipeline_and_the_owner_in_one_query(org, data):
+    pipeline, e1, foreign = data["pipeline"], data["e1"], data["foreign_employee"]
+    bare = PipelineFactory(organization=org, name="No stages yet")
+    stage_ids = tuple(sorted(stage.pk for stage in data["stages"]))
+    orgs = {org.pk}
+
+    with CaptureQueriesContext(connection) as ctx:
+        both = reports.narrowing(orgs, pipeline_id=pipeline.pk, owner_id=e1.pk)
+    assert len(ctx.captured_queries) == 1
+    assert both == reports.Narrowing(pipeline_found=True, owner_found=True, stage_ids=stage_ids)
+    assert reports.narrowing(orgs, pipeline_id=bare.pk, owner_id=None) == reports.Narrowing(
+        pipeline_found=True
+    )
+    assert reports.narrowing(
+        orgs, pipeline_id=data["foreign"].pipeline_id, owner_id=foreign.pk
+    ) == (reports.Narrowing())
+    with CaptureQueriesContext(connection) as ctx:
+        assert reports.narrowing(orgs, pipeline_id=None, owner_id=None) == reports.Narrowing()
+    assert ctx.captured_queries == []
+
+
+OWNER = {"owner_id": "e1"}
+BOTH_BOUNDS = {"start": dt.date(2026, 1, 2), "end": dt.date(2026, 2, 15)}
+START = {"start": dt.date(2026, 1, 4)}
+
+
+# The narrowings that read the history rows (the others read the tallies).
+@pytest.mark.parametrize(
+    ("report", "narrowing"),
+    [
+        (reports.funnel, OWNER),
+        (reports.funnel, BOTH_BOUNDS),
+        (reports.time_in_stage, OWNER),
+        (reports.time_in_stage, BOTH_BOUNDS),
+        (reports.time_in_stage, START),
+    ],
+)
+def test_history_read_by_stage_ids_equals_the_join_to_the_stages(org, data, report, narrowing):
+    """A request knows its pipeline's stage ids (they come with the pipeline's lookup) and
+    filters the history by them; the join to the stages gives the same figures. Another
+    pipeline's history, of the same owner and period, counts in neither."""
+    other = PipelineFactory(organization=org, name="Renewals")
+    elsewhere = PipelineStageFactory(pipeline=other, name="R0", order=0)
+    moved = DealFactory(organization=org, pipeline=other, stage=elsewhere, assigned_to=data["e1"])
+    history(moved, elsewhere, "2026-01-06", "2026-01-20")
+    history(moved, data["stages"][0], "2026-01-20")
+    narrowing = {k: data[v].pk if k == "owner_id" else v for k, v in narrowing.items()}
+    joined = filters(org, pipeline_id=data["pipeline"].pk, **narrowing)
+    found = reports.narrowing({org.pk}, pipeline_id=data["pipeline"].pk, owner_id=None)
+    by_ids = dataclasses.replace(joined, stage_ids=found.stage_ids)
+
+    with CaptureQueriesContext(connection) as ctx:
+        answer = report(by_ids)
+    (sql,) = [q["sql"] for q in ctx.captured_queries if "deal_stage_history" in q["sql"]]
+    assert '"deal_stage_history"."stage_id" IN (' in sql
+    if report is reports.funnel:  # its history half joins nothing but the deals
+        assert '"pipeline_stages"' not in sql.split("UNION ALL")[1]
+    assert answer == report(joined)
+    assert answer != report(filters(org, **narrowing))  # the other pipeline's rows do count there
 
 
 @pytest.mark.parametrize("report", [reports.win_rate, reports.velocity, reports.forecast])
