@@ -26,6 +26,7 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    DateField,
     DateTimeField,
     IntegerField,
     Min,
@@ -36,7 +37,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.expressions import CombinedExpression
-from django.db.models.functions import Coalesce, TruncDate, TruncMonth, TruncQuarter
+from django.db.models.functions import Cast, Coalesce, TruncDate, TruncMonth, TruncQuarter
 from django.utils import timezone
 
 from crmApp.db_routing import read_alias, reading
@@ -529,6 +530,10 @@ def velocity(filters: ReportFilters) -> dict[str, Any]:
 # --- forecast ---------------------------------------------------------------------------------
 
 
+def _unless_won(expression: Any) -> Case:
+    return Case(When(is_won=True, then=Value(None)), default=expression)
+
+
 def forecast(filters: ReportFilters) -> dict[str, Any]:
     """Open value by expected close month: weighted by the stage's probability (the deal's own
     when it has no stage) and unweighted (best case); plus the value won to date.
@@ -541,13 +546,16 @@ def forecast(filters: ReportFilters) -> dict[str, Any]:
     won_to_date = Q(is_won=True, actual_close_date__lte=today) & filters.date_range(
         "actual_close_date"
     )
+    # Won deals make one group: their month and odds are left out (nulls), not grouped by.
+    # The month is cast to a date in SQL, which loads faster than the timestamp PostgreSQL's
+    # DATE_TRUNC returns (half the report's CPU on an owner's 255 groups went to those).
     rows = (
         _deals(filters)
         .filter(open_in_period | won_to_date)
         .values(
             "is_won",
-            month=TruncMonth("expected_close_date"),
-            odds=Coalesce("stage__probability", "probability"),
+            month=_unless_won(Cast(TruncMonth("expected_close_date"), DateField())),
+            odds=_unless_won(Coalesce("stage__probability", "probability")),
         )
         .annotate(count=Count("id"), value=Sum("value"))
     )
