@@ -461,6 +461,35 @@ def test_owner_reports_read_only_what_their_index_holds(org, data, report):
     assert read <= held, read - held
 
 
+@pytest.mark.parametrize("report", [reports.funnel, reports.time_in_stage])
+def test_owner_history_reports_read_only_what_the_rows_index_holds(org, data, report):
+    """Narrowed to an owner, the funnel and time in stage read no column of the history outside
+    the `stage_history_by_deal` index (the id neither), so PostgreSQL reads the owner's deals'
+    rows from the index alone; a column added to either belongs in the index too."""
+    index = next(
+        index for index in DealStageHistory._meta.indexes if index.name == "stage_history_by_deal"
+    )
+    held = {
+        DealStageHistory._meta.get_field(name.lstrip("-")).column
+        for name in (*index.fields, *index.include)
+    }
+    found = reports.narrowing({org.pk}, pipeline_id=data["pipeline"].pk, owner_id=None)
+    narrowed = filters(
+        org,
+        owner_id=data["e1"].pk,
+        pipeline_id=data["pipeline"].pk,
+        stage_ids=found.stage_ids,
+        start=dt.date(2025, 1, 1),
+    )
+    with CaptureQueriesContext(connection) as ctx:
+        answer = report(narrowed)
+    sql = " ".join(q["sql"] for q in ctx.captured_queries)
+    read = set(re.findall(r'"deal_stage_history"\."(\w+)"', sql))
+    assert {"deal_id", "stage_id", "entered_at"} <= read
+    assert read <= held, read - held
+    assert answer == report(dataclasses.replace(narrowed, stage_ids=None))
+
+
 # --- stage history, rotting, detail -------------------------------------------------------------
 
 
