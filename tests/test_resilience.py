@@ -5,10 +5,6 @@ and stops, the database at a server that does not answer.
 """
 
 import logging
-import shutil
-import socket
-import subprocess
-import time
 from contextlib import contextmanager
 from types import SimpleNamespace
 
@@ -18,6 +14,7 @@ from django.test import Client, override_settings
 
 from crmApp.throttling import UserRateThrottle
 from tests.events_support import free_port
+from tests.redis_support import REDIS_SERVER, failover_cache, start_redis, stop_redis
 from tests.routes import api_routes
 
 # --- wrong HTTP methods --------------------------------------------------------------------
@@ -234,20 +231,6 @@ def test_a_postgres_worker_recovers_in_place_after_the_server_comes_back(owner):
 # --- Redis is down -------------------------------------------------------------------------
 
 
-def failover_cache(url: str, retry_seconds: float = 30.0) -> dict:
-    return {
-        "default": {
-            "BACKEND": "crmApp.cache.FailoverRedisCache",
-            "LOCATION": url,
-            "OPTIONS": {
-                "socket_connect_timeout": 0.5,
-                "socket_timeout": 0.5,
-                "RETRY_SECONDS": retry_seconds,
-            },
-        }
-    }
-
-
 def _cache_warnings(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "crmApp.cache"]
 
@@ -297,35 +280,6 @@ def test_with_redis_down_the_rate_limits_still_count():
     assert answers == [True, True, True, False, False]
 
 
-REDIS_SERVER = shutil.which("redis-server")
-
-
-def _wait_for_port(port: int, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"redis-server did not listen on {port}")
-
-
-def _start_redis(port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _wait_for_port(port)
-    return process
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    process.wait(timeout=10)
-
-
 @pytest.mark.django_db
 @pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed here")
 def test_a_real_redis_stopped_and_restarted_degrades_then_resumes(owner, caplog):
@@ -333,28 +287,28 @@ def test_a_real_redis_stopped_and_restarted_degrades_then_resumes(owner, caplog)
 
     caplog.set_level(logging.WARNING)
     port = free_port()
-    server = _start_redis(port)
+    server = start_redis(port)
     try:
         with override_settings(CACHES=failover_cache(f"redis://127.0.0.1:{port}/0", 0.0)):
             backend = caches["default"]
             assert owner.client.get("/api/customers/").status_code == 200
             backend.set("probe", "redis")
             assert backend.degraded is False
-            _stop(server)
+            stop_redis(server)
             assert [owner.client.get("/api/customers/").status_code for _ in range(3)] == [
                 200,
                 200,
                 200,
             ]
             assert backend.degraded is True
-            server = _start_redis(port)
+            server = start_redis(port)
             assert owner.client.get("/api/customers/").status_code == 200
             assert backend.degraded is False
             backend.set("probe", "back")
             assert backend.get("probe") == "back"
     finally:
         if server.poll() is None:
-            _stop(server)
+            stop_redis(server)
     assert _cache_warnings(caplog) == [
         "cache unreachable (ConnectionError): serving from process-local memory; limits are "
         "per process until it is back",

@@ -18,17 +18,19 @@ under the cap. `PAGINATION_EXACT_COUNT_LIMIT = 0` restores an exact count on eve
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Collection
 from typing import TypeVar
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db.models import BigIntegerField, ExpressionWrapper, F, IntegerField, QuerySet
 from django.db.models.expressions import Combinable, RawSQL
 from django.utils.functional import cached_property
 
+from crmApp.cache import FailoverRedisCache
 from crmApp.selectors.compiled import with_sql
 
 T = TypeVar("T")
@@ -120,21 +122,72 @@ def cached_if_large(queryset: QuerySet, name: str, compute: Callable[[QuerySet],
     return cached_figures(key, lambda: compute(queryset), size)
 
 
-def cached_figures(key: str, compute: Callable[[], T], size: Callable[[T], int]) -> T:
+def cached_figures(
+    key: str,
+    compute: Callable[[], T],
+    size: Callable[[T], int],
+    *,
+    versioned_by: Collection[int] | None = None,
+) -> T:
     """`compute()`, cached under `key` when `size` of its result (the rows it summed) is above
     `PAGINATION_EXACT_COUNT_LIMIT`: figures of small tenants stay exact and fresh, those of
-    huge ones are reused for `PAGINATION_COUNT_CACHE_SECONDS` (see `cached_if_large`)."""
+    huge ones are reused for `PAGINATION_COUNT_CACHE_SECONDS` (see `cached_if_large`).
+
+    With `versioned_by` (the organizations the figures cover), small figures are cached too,
+    under the organizations' versions (`tenant_version`): a write to any of them makes the next
+    request compute them afresh, so they stay exact while sparing the work of repeated reads.
+    """
     limit = getattr(settings, "PAGINATION_EXACT_COUNT_LIMIT", DEFAULT_EXACT_COUNT_LIMIT)
     if limit <= 0:
         return compute()
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
+    version = tenant_version(versioned_by) if versioned_by is not None else None
+    versioned_key = f"{key}:{version}" if version is not None else None
+    cached = cache.get_many([key] if versioned_key is None else [key, versioned_key])
+    if key in cached:
+        return cached[key]
+    if versioned_key in cached:
+        return cached[versioned_key]
     result = compute()
+    timeout = getattr(settings, "PAGINATION_COUNT_CACHE_SECONDS", DEFAULT_COUNT_CACHE_SECONDS)
     if size(result) > limit:
-        timeout = getattr(settings, "PAGINATION_COUNT_CACHE_SECONDS", DEFAULT_COUNT_CACHE_SECONDS)
         cache.set(key, result, timeout)
+    elif versioned_key is not None:
+        cache.set(versioned_key, result, timeout)
     return result
+
+
+def tenant_version_key(organization_id: int) -> str:
+    return f"crm:tenant-version:{organization_id}"
+
+
+def shared_cache() -> FailoverRedisCache | None:
+    """The cache when it is Redis, shared by every process of the deployment; else None."""
+    backend = caches["default"]
+    return backend if isinstance(backend, FailoverRedisCache) else None
+
+
+def tenant_version(organization_ids: Collection[int]) -> str | None:
+    """A token naming the current state of the organizations' rows, or None when no token can
+    be trusted. Every audited write replaces its organization's token after its commit
+    (`services.audit`), so figures cached under a token are never served after a change.
+
+    Only a shared cache (Redis) can carry tokens: with process-local memory, or Redis'
+    local fallback while it is unreachable, a write in one process would leave other
+    processes' tokens unchanged. A write whose replacement is lost (Redis down at that moment)
+    leaves figures at most `PAGINATION_COUNT_CACHE_SECONDS` old, as for huge tenants.
+    """
+    backend = shared_cache()
+    if backend is None or backend.degraded:
+        return None
+    keys = [tenant_version_key(pk) for pk in sorted(organization_ids)]
+    tokens = backend.get_many(keys)
+    for key in keys:
+        if key not in tokens:  # never written, or evicted: a new token, so nothing is cached
+            backend.add(key, secrets.token_hex(8), timeout=None)
+            tokens[key] = backend.get(key)
+    if backend.degraded or any(tokens.get(key) is None for key in keys):
+        return None
+    return hashlib.sha256("|".join(tokens[key] for key in keys).encode()).hexdigest()[:32]
 
 
 #: List orderings a search's matching ids can serve directly (see matching_ids).

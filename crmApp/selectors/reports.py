@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import connections, router
+from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.models import (
     Avg,
     BooleanField,
@@ -669,13 +669,24 @@ def cached_report(name: str, compute: Report, size: Callable[[dict[str, Any]], i
     Why: at 100k deals and 1M stage-history rows the unfiltered funnel counts distinct deals
     over every history row and time-in-stage sorts every stay for its percentiles, about 1 to
     8 s each whatever the indexes (bench/REPORTS.md). Small tenants, and narrow filters,
-    stay exact and fresh; a huge tenant's figures may lag up to PAGINATION_COUNT_CACHE_SECONDS
-    behind its writes, and durations of stays still open are those of the moment the figures
-    were computed.
+    stay exact and fresh: with Redis they are cached under the organizations' versions until
+    the next write to any of them (`counting.tenant_version`). A huge tenant's figures may lag
+    up to PAGINATION_COUNT_CACHE_SECONDS behind its writes. Either way, cached durations of
+    stays still open are those of the moment the figures were computed (at most
+    PAGINATION_COUNT_CACHE_SECONDS ago).
     """
 
     def report(filters: ReportFilters) -> dict[str, Any]:
-        return cached_figures(_report_cache_key(name, filters), lambda: compute(filters), size)
+        # Read from a replica, figures may predate a write whose version is already renewed:
+        # kept under the new version they would outlive the replica's lag. So only figures
+        # read from the primary are versioned.
+        primary = router.db_for_read(DealStageHistory) == DEFAULT_DB_ALIAS
+        return cached_figures(
+            _report_cache_key(name, filters),
+            lambda: compute(filters),
+            size,
+            versioned_by=filters.organization_ids if primary else None,
+        )
 
     report.__doc__ = compute.__doc__
     return report

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -24,13 +25,14 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from crmApp.context import current_request_id
 from crmApp.db import insert_columns
 from crmApp.models import AuditEvent, User
 from crmApp.models.base import organization_id_of
+from crmApp.selectors.counting import shared_cache, tenant_version_key
 from crmApp.services.batch import batch_insert
 
 #: A field whose name matches is never recorded, whatever its model (passwords, tokens, secrets,
@@ -206,6 +208,7 @@ def audit_record(
             actor_id=actor_id,
         )
     )
+    tenant_versions_renewed_after_commit([row.organization_id])
     return batch_insert(row)
 
 
@@ -232,7 +235,45 @@ def audit_record_many(
             columns[name].append(value)
         columns["created_at"].append(timezone.now())  # the field's default, per row
     insert_columns(AuditEvent, columns)
+    tenant_versions_renewed_after_commit(columns["organization_id"])
     return len(instances)
+
+
+def tenant_versions_renewed_after_commit(organization_ids: Iterable[int | None]) -> None:
+    """After the transaction commits, replace the versions of the organizations it wrote to,
+    so figures cached under them (`counting.cached_figures`) are computed again.
+
+    Here because every service write is audited: what the audit sees written is what the
+    versions must follow. Once per transaction whatever the number of writes; a rolled-back
+    transaction renews nothing (Django drops its callbacks), and a renewal that finds Redis
+    down is lost, which leaves cached figures at most their lifetime old.
+    """
+    changed = {pk for pk in organization_ids if pk is not None}
+    if not changed:
+        return
+    connection = transaction.get_connection()
+    pending = connection.__dict__.setdefault(_PENDING_VERSIONS, set())
+    pending.update(changed)
+    if connection.in_atomic_block and any(
+        entry[1] is _renew_versions for entry in connection.run_on_commit
+    ):
+        return
+    transaction.on_commit(_renew_versions, robust=True)
+
+
+#: The organizations a transaction wrote to, on its connection until the commit renews them.
+_PENDING_VERSIONS = "crm_changed_organizations"
+
+
+def _renew_versions() -> None:
+    """New version tokens for the organizations written to: nothing cached under the old ones
+    is read again. Without Redis no versions are kept, so there is nothing to renew."""
+    changed = transaction.get_connection().__dict__.pop(_PENDING_VERSIONS, set())
+    backend = shared_cache()
+    if changed and backend is not None:
+        backend.set_many(
+            {tenant_version_key(pk): secrets.token_hex(8) for pk in changed}, timeout=None
+        )
 
 
 _AUDIT_COLUMNS = (
