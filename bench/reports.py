@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+import redis
+
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "crm_bench_reports"
 STATE = ROOT / "bench" / ".state"
@@ -237,9 +239,11 @@ def report_queries(pipeline, employee) -> list[tuple[str, str]]:
 
 def http_table(args, user, pipeline, employee) -> list[str]:
     """Each report through gunicorn (2 sync workers, production settings) under wrk at 16
-    connections for `--duration` s, with no warm-up: each worker's first request of a run
-    computes the figures (a miss; the cache is per process without Redis), the rest are
-    served as a client would be."""
+    connections for `--duration` s, with no warm-up and the cache emptied before each report:
+    the first requests of a run compute the figures (a miss), the rest are served as a client
+    would be. The cache is Redis (`--redis`), as in production, where figures are shared by
+    the workers and small ones are kept under the organization's version; `--redis ''` gives
+    each worker its own process-local cache, which keeps no versions."""
     from types import SimpleNamespace
 
     from django.conf import settings
@@ -250,26 +254,28 @@ def http_table(args, user, pipeline, employee) -> list[str]:
     from run import Server, bench_server_env, run_wrk  # noqa: PLC0415 - bench/run.py's runner
 
     token = session_start(user=user, ip_address="127.0.0.1", device_info="bench").access
-    # The token is minted here, so the server signs with this process's keys; without Redis
-    # each worker keeps its own cache.
+    # The token is minted here, so the server signs with this process's keys.
     server_env = bench_server_env(
         port=args.port,
         workers=2,
         SECRET_KEY=settings.SECRET_KEY,
         JWT_SIGNING_KEY=settings.SIMPLE_JWT["SIGNING_KEY"],
-        REDIS_URL="",
+        REDIS_URL=args.redis,
     )
+    cache_kind = "Redis, emptied before each report" if args.redis else "per process"
     wrk_args = SimpleNamespace(threads=2, connections=16, warmup=0, duration=args.duration)
     lines = [
         "",
-        f"Through HTTP: gunicorn 2 sync workers, wrk -t2 -c16 -d{args.duration}s, no warm-up "
-        "(each worker computes the figures once per run, then serves them as cached).",
+        f"Through HTTP: gunicorn 2 sync workers, wrk -t2 -c16 -d{args.duration}s, no warm-up, "
+        f"cache: {cache_kind} (the first requests of a run compute the figures).",
         "",
         "| report | query | req/s | p50 ms | p90 ms | p99 ms | non-2xx |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     with Server(server_env, args.port) as server:
         for path, query in report_queries(pipeline, employee):
+            if args.redis:
+                redis.Redis.from_url(args.redis).flushdb()
             script = (
                 f'wrk.headers["Authorization"] = "Bearer {token}"\n'
                 f'wrk.path = "/api/reports/{path}/?{query}"\n'
@@ -295,6 +301,11 @@ def main() -> None:
     )
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--port", type=int, default=8768)
+    parser.add_argument(
+        "--redis",
+        default="redis://127.0.0.1:6379/13",
+        help="the server's cache (REDIS_URL); '' for a process-local cache per worker",
+    )
     args = parser.parse_args()
     state = STATE / f"{args.database}.json"
     reuse = args.reuse and state.exists()
