@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Collection
-from typing import TypeVar
+import time
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -142,18 +144,69 @@ def cached_figures(
         return compute()
     version = tenant_version(versioned_by) if versioned_by is not None else None
     versioned_key = f"{key}:{version}" if version is not None else None
-    cached = cache.get_many([key] if versioned_key is None else [key, versioned_key])
-    if key in cached:
-        return cached[key]
-    if versioned_key in cached:
-        return cached[versioned_key]
-    result = compute()
-    timeout = getattr(settings, "PAGINATION_COUNT_CACHE_SECONDS", DEFAULT_COUNT_CACHE_SECONDS)
-    if size(result) > limit:
-        cache.set(key, result, timeout)
-    elif versioned_key is not None:
-        cache.set(versioned_key, result, timeout)
+    keys = [key] if versioned_key is None else [key, versioned_key]
+    cached = _cached(keys)
+    if cached is not None:
+        return cached
+    # Claimed only where any result is cached (versioned figures are, whatever their size), so
+    # a process waiting for another's result finds it.
+    with _computing(versioned_key) if versioned_key else nullcontext(None) as claim:
+        if claim is not None:
+            cached = _waited_for(keys, claim)
+            if cached is not None:
+                return cached
+        result = compute()
+        timeout = getattr(settings, "PAGINATION_COUNT_CACHE_SECONDS", DEFAULT_COUNT_CACHE_SECONDS)
+        if size(result) > limit:
+            cache.set(key, result, timeout)
+        elif versioned_key is not None:
+            cache.set(versioned_key, result, timeout)
     return result
+
+
+def _cached(keys: list[str]) -> Any:
+    found = cache.get_many(keys)
+    return next((found[key] for key in keys if key in found), None)
+
+
+#: How long a process waits for figures another one is computing before computing them too,
+#: and how often it looks (see `_computing`).
+COMPUTE_WAIT_SECONDS = 10.0
+COMPUTE_POLL_SECONDS = 0.01
+
+
+@contextmanager
+def _computing(key: str) -> Iterator[str | None]:
+    """Claim the computation of the figures cached under `key`; yields the claim's key when
+    another process holds it, else None. A miss of figures read by many clients at once
+    (every worker's first request) was computed by each worker at the same time on the same
+    cores, each twice as slowly, and the queued requests waited for both (bench/REPORTS.md):
+    with Redis one computes, the others wait for its result. The claim expires on its own
+    should its holder die."""
+    backend = shared_cache()
+    if backend is None or backend.degraded:
+        yield None
+        return
+    claim = f"{key}:computing"
+    held = backend.add(claim, 1, timeout=int(COMPUTE_WAIT_SECONDS) * 3)
+    try:
+        yield None if held else claim
+    finally:
+        if held:
+            backend.delete(claim)
+
+
+def _waited_for(keys: list[str], claim: str) -> Any:
+    """The figures another process is computing, once cached; None when it gave up its claim
+    without them (it failed) or after `COMPUTE_WAIT_SECONDS`: the caller computes them then."""
+    deadline = time.monotonic() + COMPUTE_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(COMPUTE_POLL_SECONDS)
+        found = cache.get_many([*keys, claim])
+        cached = next((found[key] for key in keys if key in found), None)
+        if cached is not None or claim not in found:
+            return cached
+    return None
 
 
 def tenant_version_key(organization_id: int) -> str:

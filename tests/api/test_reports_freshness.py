@@ -7,6 +7,8 @@ any write computes them again. These tests run on a Redis of their own.
 """
 
 import datetime as dt
+import threading
+import time
 
 import pytest
 from django.core.cache import caches
@@ -14,7 +16,7 @@ from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from crmApp.selectors.counting import tenant_version
+from crmApp.selectors.counting import cached_figures, tenant_version
 from tests.conftest import make_member
 from tests.events_support import free_port
 from tests.factories import DealFactory, PipelineFactory, PipelineStageFactory
@@ -116,3 +118,55 @@ def test_while_redis_is_unreachable_small_figures_are_computed_on_every_request(
         assert forecast(owner) == ({"deals": 1, "best_case": "1000.00", "weighted": "500.00"}, 1)
         assert forecast(owner)[1] == 1
         assert tenant_version({deal.organization_id}) is None
+
+
+def _read_at_once(compute, readers: int = 3) -> list:
+    """`cached_figures` of one key from `readers` threads started together (each its own Redis
+    connection, as separate workers would have); what each got, or the error it raised."""
+    results: list = []
+
+    def read():
+        try:
+            results.append(cached_figures("crm:test:figures", compute, len, versioned_by={1}))
+        except RuntimeError as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(readers)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.02)
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
+def test_figures_missed_by_several_workers_at_once_are_computed_once(shared_cache):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.3)
+        return {"total": 7}
+
+    assert _read_at_once(compute) == [{"total": 7}] * 3
+    assert len(calls) == 1
+
+
+def test_when_the_computing_worker_fails_the_waiting_ones_compute_at_once(shared_cache):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.2)
+        if len(calls) == 1:
+            raise RuntimeError("the first computation fails")
+        return {"total": 7}
+
+    started = time.monotonic()
+    results = _read_at_once(compute, readers=2)
+
+    assert [str(r) if isinstance(r, RuntimeError) else r for r in results] == [
+        "the first computation fails",
+        {"total": 7},
+    ]
+    assert time.monotonic() - started < 2  # not after the waiting limit of 10 s
