@@ -244,36 +244,37 @@ def tenant_versions_renewed_after_commit(organization_ids: Iterable[int | None])
     so figures cached under them (`counting.cached_figures`) are computed again.
 
     Here because every service write is audited: what the audit sees written is what the
-    versions must follow. Once per transaction whatever the number of writes; a rolled-back
-    transaction renews nothing (Django drops its callbacks), and a renewal that finds Redis
-    down is lost, which leaves cached figures at most their lifetime old.
+    versions must follow. One renewal per transaction whatever the number of writes; a
+    rolled-back transaction renews nothing (Django drops its callbacks with it), and a renewal
+    that finds Redis down is lost, which leaves cached figures at most their lifetime old.
     """
     changed = {pk for pk in organization_ids if pk is not None}
     if not changed:
         return
     connection = transaction.get_connection()
-    pending = connection.__dict__.setdefault(_PENDING_VERSIONS, set())
-    pending.update(changed)
-    if connection.in_atomic_block and any(
-        entry[1] is _renew_versions for entry in connection.run_on_commit
-    ):
-        return
-    transaction.on_commit(_renew_versions, robust=True)
+    if connection.in_atomic_block:
+        for entry in connection.run_on_commit:
+            if isinstance(entry[1], _VersionsRenewal):
+                entry[1].organization_ids.update(changed)
+                return
+    transaction.on_commit(_VersionsRenewal(changed), robust=True)
 
 
-#: The organizations a transaction wrote to, on its connection until the commit renews them.
-_PENDING_VERSIONS = "crm_changed_organizations"
+class _VersionsRenewal:
+    """The on-commit callback of one transaction, with the organizations it wrote to."""
 
+    def __init__(self, organization_ids: set[int]):
+        self.organization_ids = organization_ids
 
-def _renew_versions() -> None:
-    """New version tokens for the organizations written to: nothing cached under the old ones
-    is read again. Without Redis no versions are kept, so there is nothing to renew."""
-    changed = transaction.get_connection().__dict__.pop(_PENDING_VERSIONS, set())
-    backend = shared_cache()
-    if changed and backend is not None:
-        backend.set_many(
-            {tenant_version_key(pk): secrets.token_hex(8) for pk in changed}, timeout=None
-        )
+    def __call__(self) -> None:
+        """New version tokens: nothing cached under the old ones is read again. Without
+        Redis no versions are kept, so there is nothing to renew."""
+        backend = shared_cache()
+        if backend is not None:
+            backend.set_many(
+                {tenant_version_key(pk): secrets.token_hex(8) for pk in self.organization_ids},
+                timeout=None,
+            )
 
 
 _AUDIT_COLUMNS = (

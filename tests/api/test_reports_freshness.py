@@ -12,11 +12,13 @@ import time
 
 import pytest
 from django.core.cache import caches
-from django.db import connection
+from django.db import connection, transaction
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
+from crmApp.models import Deal
 from crmApp.selectors.counting import cached_figures, tenant_version
+from crmApp.services.audit import audit_record
 from tests.conftest import make_member
 from tests.events_support import free_port
 from tests.factories import DealFactory, PipelineFactory, PipelineStageFactory
@@ -170,3 +172,19 @@ def test_when_the_computing_worker_fails_the_waiting_ones_compute_at_once(shared
         {"total": 7},
     ]
     assert time.monotonic() - started < 2  # not after the waiting limit of 10 s
+
+
+def test_a_rolled_back_write_renews_no_version(shared_cache, owner, deal):
+    forecast(owner)
+    version = tenant_version({deal.organization_id})
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Deal.objects.filter(pk=deal.pk).update(value=9)
+        audit_record(deal, "updated", actor=None)  # what a service write does, then it fails
+        raise RuntimeError("the write fails after its audit row")
+    with transaction.atomic():
+        audit_record(deal, "updated", actor=None)
+        audit_record(deal, "updated", actor=None)
+        assert tenant_version({deal.organization_id}) == version  # not before the commit
+
+    assert tenant_version({deal.organization_id}) != version
