@@ -16,6 +16,7 @@ import math
 from rest_framework import throttling
 
 from crmApp.addresses import client_address
+from crmApp.cache import window_count
 from crmApp.identity import identity_key
 from crmApp.logging import log_at_most_every
 
@@ -63,15 +64,7 @@ class SlidingWindowRateThrottle(throttling.SimpleRateThrottle):
         current_key = f"{key}:{window}"
         # Lives through the next window too, where it is the "previous" one.
         lifetime = int(self.window_end + self.duration - self.now) + 1
-        if self.cache.add(current_key, 1, lifetime):
-            current = 1
-        else:
-            try:
-                current = self.cache.incr(current_key)
-            except ValueError:  # expired between add() and incr()
-                self.cache.set(current_key, 1, lifetime)
-                current = 1
-        previous = self.cache.get(f"{key}:{window - 1}", 0)
+        current, previous = window_count(self.cache, current_key, f"{key}:{window - 1}", lifetime)
         overlap = (self.window_end - self.now) / self.duration
         used = previous * overlap + current
         if used <= self.num_requests:

@@ -319,3 +319,32 @@ def test_a_real_redis_stopped_and_restarted_degrades_then_resumes(owner, caplog)
 # --- the broker is down --------------------------------------------------------------------
 # tests/test_events.py::test_a_down_broker_never_fails_the_request: a create with the broker
 # on a closed port answers 201, the event waits in the outbox and is delivered by the sweep.
+
+
+@pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed here")
+def test_window_counts_on_redis_are_those_of_the_cache_calls_in_one_round_trip():
+    """The rate limits' counter on Redis (one pipeline) counts as the add/incr/get calls do
+    on any cache, across workers (two backends on one server), and lives its lifetime."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    from crmApp.cache import window_count
+
+    port = free_port()
+    server = start_redis(port)
+    try:
+        with override_settings(CACHES=failover_cache(f"redis://127.0.0.1:{port}/0")):
+            one, two = caches.create_connection("default"), caches.create_connection("default")
+            local = LocMemCache("windows", {})
+            one.set("w:1", 7)
+            local.set("w:1", 7)
+            seen = [window_count(backend, "w:2", "w:1", 90) for backend in (one, two, one)]
+            expected = [window_count(local, "w:2", "w:1", 90) for _ in range(3)]
+            assert seen == expected == [(1, 7), (2, 7), (3, 7)]
+            assert window_count(one, "w:3", "w:2", 90) == (1, 3)
+            assert two.get("w:3") == 1
+            assert 85 <= one._cache.get_client(write=True).ttl(one.make_key("w:3")) <= 90
+            one.decr("w:3")  # a refused request is taken back, as the throttle does
+            assert two.get("w:3") == 0
+    finally:
+        stop_redis(server)
