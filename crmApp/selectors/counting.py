@@ -136,37 +136,44 @@ def cached_figures(
     huge ones are reused for `PAGINATION_COUNT_CACHE_SECONDS` (see `cached_if_large`).
 
     With `versioned_by` (the organizations the figures cover), small figures are cached too,
-    under the organizations' versions (`tenant_version`): a write to any of them makes the next
+    with the organizations' version (`tenant_version`): a write to any of them makes the next
     request compute them afresh, so they stay exact while sparing the work of repeated reads.
+    A hit is one read of the cache: the figures of either kind and the versions together.
     """
     limit = getattr(settings, "PAGINATION_EXACT_COUNT_LIMIT", DEFAULT_EXACT_COUNT_LIMIT)
     if limit <= 0:
         return compute()
-    version = tenant_version(versioned_by) if versioned_by is not None else None
-    versioned_key = f"{key}:{version}" if version is not None else None
-    keys = [key] if versioned_key is None else [key, versioned_key]
-    cached = _cached(keys)
+    versioned_key = f"{key}:versioned"
+    version_keys = _version_keys(versioned_by) if versioned_by is not None else []
+    found = cache.get_many([key, versioned_key, *version_keys] if version_keys else [key])
+    if key in found:
+        return found[key]
+    version = _version(found, version_keys) if version_keys else None
+    cached = _of_version(found.get(versioned_key), version)
     if cached is not None:
         return cached
     # Claimed only where any result is cached (versioned figures are, whatever their size), so
     # a process waiting for another's result finds it.
-    with _computing(versioned_key) if versioned_key else nullcontext(None) as claim:
+    claimed = _computing(f"{versioned_key}:{version}") if version else nullcontext(None)
+    with claimed as claim:
         if claim is not None:
-            cached = _waited_for(keys, claim)
+            cached = _waited_for(key, versioned_key, version, claim)
             if cached is not None:
                 return cached
         result = compute()
         timeout = getattr(settings, "PAGINATION_COUNT_CACHE_SECONDS", DEFAULT_COUNT_CACHE_SECONDS)
         if size(result) > limit:
             cache.set(key, result, timeout)
-        elif versioned_key is not None:
-            cache.set(versioned_key, result, timeout)
+        elif version is not None:
+            cache.set(versioned_key, (version, result), timeout)
     return result
 
 
-def _cached(keys: list[str]) -> Any:
-    found = cache.get_many(keys)
-    return next((found[key] for key in keys if key in found), None)
+def _of_version(entry: Any, version: str | None) -> Any:
+    """The figures of a versioned entry when they are of `version`, else None."""
+    if version is None or not isinstance(entry, tuple) or entry[0] != version:
+        return None
+    return entry[1]
 
 
 #: How long a process waits for figures another one is computing before computing them too,
@@ -177,12 +184,12 @@ COMPUTE_POLL_SECONDS = 0.01
 
 @contextmanager
 def _computing(key: str) -> Iterator[str | None]:
-    """Claim the computation of the figures cached under `key`; yields the claim's key when
-    another process holds it, else None. A miss of figures read by many clients at once
-    (every worker's first request) was computed by each worker at the same time on the same
-    cores, each twice as slowly, and the queued requests waited for both (bench/REPORTS.md):
-    with Redis one computes, the others wait for its result. The claim expires on its own
-    should its holder die."""
+    """Claim the computation of the figures named `key`; yields the claim's key when another
+    process holds it, else None. A miss of figures read by many clients at once (every
+    worker's first request) was computed by each worker at the same time on the same cores,
+    each twice as slowly, and the queued requests waited for both (bench/REPORTS.md): with
+    Redis one computes, the others wait for its result. The claim expires on its own should its
+    holder die."""
     backend = shared_cache()
     if backend is None or backend.degraded:
         yield None
@@ -196,14 +203,16 @@ def _computing(key: str) -> Iterator[str | None]:
             backend.delete(claim)
 
 
-def _waited_for(keys: list[str], claim: str) -> Any:
+def _waited_for(key: str, versioned_key: str, version: str | None, claim: str) -> Any:
     """The figures another process is computing, once cached; None when it gave up its claim
     without them (it failed) or after `COMPUTE_WAIT_SECONDS`: the caller computes them then."""
     deadline = time.monotonic() + COMPUTE_WAIT_SECONDS
     while time.monotonic() < deadline:
         time.sleep(COMPUTE_POLL_SECONDS)
-        found = cache.get_many([*keys, claim])
-        cached = next((found[key] for key in keys if key in found), None)
+        found = cache.get_many([key, versioned_key, claim])
+        if key in found:
+            return found[key]
+        cached = _of_version(found.get(versioned_key), version)
         if cached is not None or claim not in found:
             return cached
     return None
@@ -222,18 +231,32 @@ def shared_cache() -> FailoverRedisCache | None:
 def tenant_version(organization_ids: Collection[int]) -> str | None:
     """A token naming the current state of the organizations' rows, or None when no token can
     be trusted. Every audited write replaces its organization's token after its commit
-    (`services.audit`), so figures cached under a token are never served after a change.
+    (`services.audit`), so figures cached with a token are never served after a change.
 
     Only a shared cache (Redis) can carry tokens: with process-local memory, or Redis'
     local fallback while it is unreachable, a write in one process would leave other
     processes' tokens unchanged. A write whose replacement is lost (Redis down at that moment)
     leaves figures at most `PAGINATION_COUNT_CACHE_SECONDS` old, as for huge tenants.
     """
+    keys = _version_keys(organization_ids)
+    return _version(cache.get_many(keys), keys) if keys else None
+
+
+def _version_keys(organization_ids: Collection[int]) -> list[str]:
+    """The organizations' token keys; none where no token can be trusted (`tenant_version`)."""
     backend = shared_cache()
     if backend is None or backend.degraded:
+        return []
+    return [tenant_version_key(pk) for pk in sorted(organization_ids)]
+
+
+def _version(found: dict[str, Any], keys: list[str]) -> str | None:
+    """The version named by the tokens under `keys` (`found` holds those read), creating the
+    missing ones."""
+    backend = shared_cache()
+    if backend is None:
         return None
-    keys = [tenant_version_key(pk) for pk in sorted(organization_ids)]
-    tokens = backend.get_many(keys)
+    tokens = {key: found[key] for key in keys if key in found}
     for key in keys:
         if key not in tokens:  # never written, or evicted: a new token, so nothing is cached
             backend.add(key, secrets.token_hex(8), timeout=None)

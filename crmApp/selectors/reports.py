@@ -4,8 +4,9 @@ Each report is one query over rows the caller may read (every query starts at a 
 `visible()`), grouped in the database; the few group rows are shaped here. The win rate reads
 its owners' names in a second one, and time in stage from the stay tallies takes three
 (`selectors/stays.py`). Together with the one lookup that validates a `pipeline` and an `owner`
-(`narrowing`), the number of queries does not depend on the tenant's size. Money is summed as decimals and answered as strings with two
-places; rates are fractions rounded to 4 places, durations days rounded to 2.
+(`narrowing`), the number of queries does not depend on the tenant's size. Money is summed as
+decimals and answered as strings with two places; rates are fractions rounded to 4 places,
+durations days rounded to 2.
 
 Periods (`start`, `end`) are inclusive dates, compared in UTC (the database's time zone).
 """
