@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/reports.py [--deals 100000] [--rows-per-deal 10] [--runs 20]
                                       [--database crm_bench_reports] [--reuse] [--http]
+                                      [--redis redis://127.0.0.1:6379/13]
 
 Recreates the database (`--reuse` keeps one a previous run seeded, after migrating it), and
 seeds one organization with a pipeline of six stages, `--deals` deals and about
@@ -14,7 +15,9 @@ first request, which computes the figures), then `--runs` times with the cache e
 each (every run a cache miss: what computing the figures costs), then `--runs` times as they
 come (huge tenants' figures served from the cache). The times in milliseconds are written to
 bench/REPORTS.md (whose notes below the table are kept). With `--http` each report is also
-served by gunicorn under wrk at 16 connections (the issue's measure), appended to the table.
+served by gunicorn under wrk at 16 connections (the issue's measure), appended to the table;
+the server's cache is Redis (`--redis`, database 13 by default, emptied before each report),
+as in production.
 """
 
 from __future__ import annotations
